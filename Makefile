@@ -1,15 +1,16 @@
-# Attention & Memory — the two commands a reader needs are `make book` and `make test`.
+# Attention & Memory. The two commands a reader needs: `make book` and `make test`.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 JOBS   ?= 2
+BOOK   := $(BIN)/jupyter-book build . --toc book/_toc.yml -W -n --keep-going
 
 .PHONY: setup book test test-fast lab bench assignments clean
 
 setup: $(STAMP)
 
-# torch==2.13.0 first, so the package's lower bound (torch>=2.2) is already met and no CUDA build is pulled.
+# torch==2.13.0 goes in first, so the package's lower bound (torch>=2.2) is already met and no CUDA build is pulled.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -18,20 +19,28 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (attnmem)" >/dev/null
 	touch $(STAMP)
 
+# Executes every notebook (cached in _build/.jupyter_cache) and builds the HTML book into _build/html.
 book: setup
-	$(BIN)/jupyter-book build . --toc book/_toc.yml -W -n --keep-going
+	tools/offline $(BOOK)
 
+# Unit, learning, notebook (nbval) and book + browser tests, with the network off where the machine allows it.
 test: setup
-	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile -p no:cacheprovider tests notebooks --nbval-lax
+	tools/offline $(BIN)/python -m pytest -n $(JOBS) --dist loadfile -p no:cacheprovider --nbval-lax \
+		--durations=15 tests notebooks
 
+# Package tests only (no notebooks, no book): about a minute.
 test-fast: setup
-	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile -m "not book and not browser" tests
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile -p no:cacheprovider -m "not book" tests
 
 lab: setup
 	$(BIN)/jupyter lab notebooks/
 
+# Every benchmark script writes its markdown table to benchmarks/results/.
 bench: setup
-	$(BIN)/python -m benchmarks
+	for script in benchmarks/*.py; do \
+		name=$$(basename $$script .py); \
+		$(BIN)/python $$script --out benchmarks/results/$$name.md || exit 1; \
+	done
 
 clean:
 	rm -rf _build .pytest_cache .hypothesis

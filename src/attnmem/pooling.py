@@ -72,7 +72,7 @@ class KernelRegression(nn.Module):
 
     @property
     def bandwidth(self) -> float:
-        return float(self.log_bandwidth.exp())
+        return float(self.log_bandwidth.detach().exp())
 
     def forward(self, x_query: Tensor, x_train: Tensor, y_train: Tensor, mask: Tensor | None = None) -> Attended:
         return nadaraya_watson(x_query, x_train, y_train, self.log_bandwidth.exp(), mask)

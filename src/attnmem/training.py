@@ -143,6 +143,31 @@ def _split_loss(output: LossOutput, step: int) -> tuple[Tensor, dict[str, float]
     return loss, {k: float(v.detach()) if isinstance(v, Tensor) else float(v) for k, v in metrics.items()}
 
 
+class _Progress:
+    """A ``tqdm.auto`` bar; in a notebook its final state replaces the display, so saved notebooks and the
+    static book show the finished bar (steps, time, rate, last loss) rather than the empty one it started as."""
+
+    def __init__(self, steps: int, desc: str, enabled: bool) -> None:
+        from tqdm.auto import tqdm
+        from tqdm.notebook import tqdm as notebook_tqdm
+
+        self.handle = None
+        in_notebook = enabled and isinstance(tqdm, type) and issubclass(tqdm, notebook_tqdm)
+        options = {"total": steps, "desc": desc, "disable": not enabled, "dynamic_ncols": True}
+        if in_notebook:
+            from IPython.display import display
+
+            self.bar = tqdm(display=False, **options)
+            self.handle = display(self.bar.container, display_id=True)
+        else:
+            self.bar = tqdm(**options)
+
+    def close(self) -> None:
+        self.bar.close()
+        if self.handle is not None:
+            self.handle.update(self.bar.container)
+
+
 def fit(
     model: nn.Module,
     loss_fn: Callable[[nn.Module, Any], LossOutput],
@@ -168,8 +193,6 @@ def fit(
     ``torch.no_grad()`` and eval mode every ``eval_every`` steps and at the end. Training stops once ``target`` is
     reached. The progress bar is ``tqdm.auto`` (a widget in notebooks, text in a terminal).
     """
-    from tqdm.auto import tqdm
-
     if not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be a positive int, got {steps!r}")
     if eval_every < 1:
@@ -190,7 +213,8 @@ def fit(
         history.evals.append({"step": step, **metrics})
         return target is not None and target.reached(metrics)
 
-    bar = tqdm(total=steps, desc=desc, disable=not progress, leave=True, dynamic_ncols=True)
+    progress_bar = _Progress(steps, desc, progress)
+    bar = progress_bar.bar
     model.train()
     try:
         for step in range(1, steps + 1):
@@ -210,7 +234,7 @@ def fit(
                     history.stopped_early = step < steps
                     break
     finally:
-        bar.close()
+        progress_bar.close()
         history.seconds = time.perf_counter() - start
         model.eval()
     return history

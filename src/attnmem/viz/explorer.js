@@ -1,0 +1,226 @@
+/* Attention & Memory: the static explorer runtime.
+ * Draws explorers from a JSON view spec embedded in the page, with no kernel and no network.
+ * Two kinds of view:
+ *   "alignment": rows x columns of weights; hover (or tap) a row token to light up the column tokens it attends to.
+ *   "frames":    a sequence of frames (time steps, hops, preset settings), each a set of panels (bars, matrix,
+ *                text), moved through with a slider, step buttons and play.
+ * Every explorer root gets data-ready="1" when drawn, and data-state describing what is shown, so tests and
+ * readers can see it react. */
+(function () {
+  "use strict";
+  if (window.attnmemExplorer) { window.attnmemExplorer.initAll(); return; }
+
+  function el(tag, className, parent, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    if (parent) parent.appendChild(node);
+    return node;
+  }
+  function shade(weight, hue) {
+    var w = Math.max(0, Math.min(1, weight));
+    return "hsla(" + (hue === undefined ? 212 : hue) + ", 75%, 45%, " + (0.06 + 0.94 * w).toFixed(3) + ")";
+  }
+  function ink(weight) { return weight > 0.55 ? "#fff" : "#111"; }
+  function fmt(x) { return (Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(2)); }
+  function maxOf(rows) {
+    var m = 0;
+    rows.forEach(function (r) { (Array.isArray(r) ? r : [r]).forEach(function (v) { m = Math.max(m, Math.abs(v)); }); });
+    return m > 0 ? m : 1;
+  }
+  function header(root, spec, names, onSelect) {
+    var head = el("div", "am-head", root);
+    if (spec.title) el("div", "am-title", head, spec.title);
+    if (names.length > 1) {
+      var label = el("label", "am-pick", head, (spec.example_label || "example") + " ");
+      var select = el("select", "am-select", label);
+      names.forEach(function (name, i) { var o = el("option", null, select, name); o.value = String(i); });
+      select.addEventListener("change", function () { onSelect(parseInt(select.value, 10)); });
+    }
+    if (spec.caption) el("div", "am-caption", root, spec.caption);
+  }
+
+  /* ---------- alignment ---------- */
+  function alignment(root, spec) {
+    var body;
+    header(root, spec, spec.examples.map(function (e) { return e.name; }), function (i) { draw(i); });
+    body = el("div", "am-body", root);
+    function draw(index) {
+      var ex = spec.examples[index];
+      body.innerHTML = "";
+      var top = maxOf(ex.weights);
+      if (ex.note) el("div", "am-note", body, ex.note);
+      var colLine = el("div", "am-line", body);
+      el("span", "am-line-label", colLine, ex.col_label || spec.col_label || "keys");
+      var colTokens = ex.cols.map(function (tok, j) {
+        var t = el("span", "am-token am-col", colLine, tok); t.dataset.index = j; return t;
+      });
+      var rowLine = el("div", "am-line", body);
+      el("span", "am-line-label", rowLine, ex.row_label || spec.row_label || "queries");
+      var rowTokens = ex.rows.map(function (tok, i) {
+        var t = el("span", "am-token am-row am-hover", rowLine, tok); t.dataset.index = i; t.tabIndex = 0; return t;
+      });
+      var readout = el("div", "am-readout", body, spec.hint || "Hover over (or tap) a row token to see its weights.");
+      var grid = el("table", "am-grid", body);
+      var headRow = el("tr", null, grid);
+      el("th", null, headRow, "");
+      ex.cols.forEach(function (tok) { el("th", "am-gh", headRow, tok); });
+      var cells = ex.rows.map(function (tok, i) {
+        var tr = el("tr", null, grid);
+        var th = el("th", "am-gr am-hover", tr, tok); th.dataset.index = i;
+        th.addEventListener("mouseenter", function () { select(i); });
+        return ex.weights[i].map(function (w) {
+          var td = el("td", "am-cell", tr);
+          td.style.background = shade(w / top); td.title = fmt(w);
+          td.addEventListener("mouseenter", function () { select(i); });
+          return td;
+        });
+      });
+      function select(i) {
+        var weights = ex.weights[i], best = 0;
+        colTokens.forEach(function (t, j) {
+          t.style.background = shade(weights[j] / top); t.style.color = ink(weights[j] / top);
+          t.title = fmt(weights[j]);
+          if (weights[j] > weights[best]) best = j;
+        });
+        rowTokens.forEach(function (t, k) { t.classList.toggle("am-active", k === i); });
+        cells.forEach(function (row, k) { row.forEach(function (td) { td.classList.toggle("am-active-row", k === i); }); });
+        readout.textContent = (ex.row_label || spec.row_label || "row") + " \u201c" + ex.rows[i] + "\u201d puts " +
+          (100 * weights[best]).toFixed(0) + "% of its weight on \u201c" + ex.cols[best] + "\u201d" +
+          (ex.row_notes && ex.row_notes[i] ? " \u2014 " + ex.row_notes[i] : "");
+        root.dataset.state = index + ":" + i;
+      }
+      rowTokens.forEach(function (t, i) {
+        t.addEventListener("mouseenter", function () { select(i); });
+        t.addEventListener("focus", function () { select(i); });
+        t.addEventListener("click", function () { select(i); });
+      });
+      root.dataset.state = index + ":none";
+    }
+    draw(0);
+  }
+
+  /* ---------- frames ---------- */
+  function bars(panel, parent) {
+    var values = panel.values, top = panel.max || maxOf(values), signed = values.some(function (v) { return v < 0; });
+    var highlight = {};
+    (panel.highlight || []).forEach(function (i) { highlight[i] = true; });
+    if (panel.orientation === "horizontal") {
+      var list = el("div", "am-hbars", parent);
+      values.forEach(function (v, i) {
+        var row = el("div", "am-hbar-row" + (highlight[i] ? " am-marked" : ""), list);
+        el("span", "am-hbar-label", row, panel.labels ? panel.labels[i] : i);
+        var track = el("span", "am-hbar-track", row);
+        var fill = el("span", "am-hbar-fill", track);
+        fill.style.width = (100 * Math.abs(v) / top).toFixed(1) + "%";
+        fill.style.background = v < 0 ? "hsl(12, 70%, 55%)" : "hsl(212, 70%, 50%)";
+        el("span", "am-hbar-value", row, fmt(v));
+      });
+      return;
+    }
+    var box = el("div", "am-vbars" + (signed ? " am-signed" : ""), parent);
+    values.forEach(function (v, i) {
+      var col = el("div", "am-vbar" + (highlight[i] ? " am-marked" : ""), box);
+      col.title = (panel.labels ? panel.labels[i] + ": " : "#" + i + ": ") + fmt(v);
+      var fill = el("div", "am-vbar-fill", col);
+      var h = 100 * Math.abs(v) / top;
+      fill.style.height = (signed ? h / 2 : h).toFixed(1) + "%";
+      if (signed) { fill.style[v < 0 ? "top" : "bottom"] = "50%"; }
+      fill.style.background = v < 0 ? "hsl(12, 70%, 55%)" : "hsl(212, 70%, 50%)";
+    });
+    if (panel.labels && panel.labels.length <= 40) {
+      var labels = el("div", "am-vbar-labels", parent);
+      panel.labels.forEach(function (l) { el("span", null, labels, l); });
+    }
+  }
+  function matrix(panel, parent) {
+    var top = panel.max || maxOf(panel.values);
+    var grid = el("table", "am-grid am-matrix", parent);
+    if (panel.col_labels) {
+      var hr = el("tr", null, grid); el("th", null, hr, "");
+      panel.col_labels.forEach(function (l, j) { el("th", "am-gh" + (j === panel.highlight_col ? " am-cursor" : ""), hr, l); });
+    }
+    panel.values.forEach(function (row, i) {
+      var tr = el("tr", null, grid);
+      el("th", "am-gr", tr, panel.row_labels ? panel.row_labels[i] : "");
+      row.forEach(function (v, j) {
+        var td = el("td", "am-cell" + (j === panel.highlight_col ? " am-cursor" : ""), tr);
+        td.style.background = v < 0 ? shade(-v / top, 12) : shade(v / top); td.title = fmt(v);
+      });
+    });
+  }
+  function frames(root, spec) {
+    var current = 0, example = 0, timer = null;
+    header(root, spec, spec.examples.map(function (e) { return e.name; }), function (i) { example = i; setup(); });
+    var controls = el("div", "am-controls", root);
+    var prev = el("button", "am-step", controls, "\u25C0"); prev.dataset.delta = "-1"; prev.type = "button";
+    var slider = el("input", "am-slider", controls); slider.type = "range"; slider.min = "0"; slider.step = "1";
+    var next = el("button", "am-step", controls, "\u25B6"); next.dataset.delta = "1"; next.type = "button";
+    var play = el("button", "am-play", controls, "play"); play.type = "button";
+    var position = el("span", "am-position", controls);
+    var title = el("div", "am-frame-title", root);
+    var text = el("div", "am-frame-text", root);
+    var panels = el("div", "am-panels", root);
+    function show(i) {
+      var list = spec.examples[example].frames;
+      current = Math.max(0, Math.min(list.length - 1, i));
+      slider.value = String(current);
+      var frame = list[current];
+      position.textContent = (spec.frame_label || "frame") + " " + (current + 1) + " / " + list.length;
+      title.textContent = frame.name || "";
+      text.textContent = frame.text || "";
+      panels.innerHTML = "";
+      frame.panels.forEach(function (panel) {
+        var box = el("div", "am-panel" + (panel.wide ? " am-wide" : ""), panels);
+        if (panel.title) el("div", "am-panel-title", box, panel.title);
+        if (panel.type === "matrix") matrix(panel, box);
+        else if (panel.type === "text") el("div", "am-panel-text", box, panel.text);
+        else bars(panel, box);
+      });
+      root.dataset.state = example + ":" + current;
+    }
+    function setup() {
+      var n = spec.examples[example].frames.length;
+      slider.max = String(n - 1);
+      [prev, next, play, slider].forEach(function (c) { c.disabled = n < 2; });
+      show(0);
+    }
+    slider.addEventListener("input", function () { show(parseInt(slider.value, 10)); });
+    [prev, next].forEach(function (b) { b.addEventListener("click", function () { show(current + parseInt(b.dataset.delta, 10)); }); });
+    play.addEventListener("click", function () {
+      if (timer) { clearInterval(timer); timer = null; play.textContent = "play"; return; }
+      play.textContent = "pause";
+      var n = spec.examples[example].frames.length;
+      if (current >= n - 1) show(0);
+      timer = setInterval(function () {
+        if (current >= spec.examples[example].frames.length - 1) { clearInterval(timer); timer = null; play.textContent = "play"; return; }
+        show(current + 1);
+      }, spec.interval_ms || 700);
+    });
+    setup();
+  }
+
+  var kinds = { alignment: alignment, frames: frames };
+  function init(root) {
+    var data = root.querySelector('script[type="application/json"]');
+    if (!data) return;
+    try {
+      var spec = JSON.parse(data.textContent);
+      var draw = kinds[spec.kind];
+      if (!draw) throw new Error("unknown explorer kind " + spec.kind);
+      draw(root, spec);
+      root.dataset.ready = "1";
+    } catch (error) {
+      root.dataset.ready = "error";
+      el("div", "am-error", root, "This explorer could not be drawn: " + error.message);
+    }
+  }
+  window.attnmemExplorer = {
+    initAll: function () {
+      var roots = document.querySelectorAll(".attnmem-explorer:not([data-ready])");
+      Array.prototype.forEach.call(roots, init);
+    }
+  };
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", window.attnmemExplorer.initAll);
+  else window.attnmemExplorer.initAll();
+})();
