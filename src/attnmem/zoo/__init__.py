@@ -47,6 +47,8 @@ ZOO_DIR = Path(__file__).resolve().parent
 #: name -> "module:attribute" of its Recipe. Imported lazily, so listing the zoo stays fast.
 RECIPES: dict[str, str] = {
     "kernel_regression": "attnmem.pooling:KERNEL_REGRESSION_RECIPE",
+    "ntm_copy": "attnmem.ntm:NTM_COPY_RECIPE",
+    "lstm_copy": "attnmem.ntm:LSTM_COPY_RECIPE",
 }
 
 

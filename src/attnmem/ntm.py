@@ -1,0 +1,476 @@
+"""Neural Turing machines: a controller that reads and writes an external memory through attention.
+
+Graves, Wayne & Danihelka (2014), "Neural Turing Machines", Section 3. A memory ``M`` of ``N`` rows (locations)
+of width ``W`` is read and written by heads. Each head emits, at every step, a key ``k``, a key strength ``beta``,
+an interpolation gate ``g``, a shift distribution ``s`` and a sharpening exponent ``gamma``, and turns them into a
+weighting over the ``N`` locations in four stages, one function each:
+
+1. ``content_addressing``  w^c_i = softmax_i(beta * cos(k, M_i))                      (Eqs. 5-6)
+2. ``interpolate``         w^g = g * w^c + (1 - g) * w_{t-1}                          (Eq. 7)
+3. ``shift``               w~_i = sum_j w^g_j s(i - j)   (circular convolution)       (Eq. 8)
+4. ``sharpen``             w_i = w~_i^gamma / sum_j w~_j^gamma                        (Eq. 9)
+
+A read head returns r = sum_i w_i M_i (Eq. 2); a write head first erases, M_i <- M_i (1 - w_i e), then adds,
+M_i <- M_i + w_i a (Eqs. 3-4). Every stage is numerically safe: the cosine has an epsilon inside both norms (a
+zero key or an all-zero memory gives a uniform weighting, never NaN) and sharpening is computed as a softmax of
+``gamma * log w``, which is exactly w^gamma / sum w^gamma but cannot overflow. ``beta`` and ``gamma`` are clamped to
+at most 1e6. The memory starts as a small constant (1e-6), which Collier & Beel (2018), "Implementing Neural
+Turing Machines", found to converge about twice as fast as learned or random initialisation.
+
+``NTM`` is batched over sequences; its ``forward`` returns an ``NTMOutput`` with the logits and, per step, the
+head weightings, the reads and the writes as data. ``LSTMBaseline`` is the memory-less comparison.
+"""
+from __future__ import annotations
+
+import math
+import time
+from contextlib import contextmanager
+from typing import Any, Iterator, NamedTuple
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from attnmem.tasks.algorithmic import AlgorithmicBatch, bit_errors, sequence_loss, task
+
+__all__ = [
+    "MAX_SHARPNESS",
+    "content_addressing",
+    "interpolate",
+    "shift",
+    "sharpen",
+    "Addressing",
+    "address",
+    "read_memory",
+    "write_memory",
+    "HeadParameters",
+    "NTMState",
+    "NTMOutput",
+    "NTM",
+    "LSTMBaseline",
+    "one_thread",
+    "evaluate_bit_errors",
+    "train_on_task",
+    "NTM_COPY_RECIPE",
+    "LSTM_COPY_RECIPE",
+    "NTM_REPEAT_COPY_RECIPE",
+    "NTM_ASSOCIATIVE_RECALL_RECIPE",
+    "NTM_PRIORITY_SORT_RECIPE",
+]
+
+#: The largest key strength beta and sharpening exponent gamma that addressing accepts (larger ones are clamped).
+MAX_SHARPNESS = 1e6
+_EPS = 1e-8
+
+
+def _shape(t: Tensor) -> str:
+    return "(" + ", ".join(str(s) for s in t.shape) + ")"
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ValueError(message)
+
+
+def content_addressing(memory: Tensor, key: Tensor, beta: Tensor) -> Tensor:
+    """Content weighting (Graves et al. 2014, Eqs. 5-6): softmax over locations of ``beta * cos(key, M_i)``.
+
+    ``memory`` (B, N, W), ``key`` (B, H, W) for H heads, ``beta`` (B, H) >= 0; returns (B, H, N).
+    """
+    _check(memory.dim() == 3, f"memory must be (batch, locations, width), got {_shape(memory)}")
+    _check(key.dim() == 3 and key.shape[0] == memory.shape[0] and key.shape[2] == memory.shape[2],
+           f"key must be (batch, heads, width) = ({memory.shape[0]}, H, {memory.shape[2]}) to match the memory "
+           f"{_shape(memory)}, got {_shape(key)}")
+    _check(beta.shape == key.shape[:2], f"beta must be (batch, heads) = {tuple(key.shape[:2])}, got {_shape(beta)}")
+    dot = torch.bmm(key, memory.transpose(1, 2))  # (B, H, N)
+    key_norm = torch.linalg.vector_norm(key, dim=-1, keepdim=True)  # its gradient at zero is zero, not NaN
+    memory_norm = torch.linalg.vector_norm(memory, dim=-1).unsqueeze(1)
+    cosine = dot / ((key_norm + _EPS) * (memory_norm + _EPS))
+    return torch.softmax(beta.clamp(0.0, MAX_SHARPNESS).unsqueeze(-1) * cosine, dim=-1)
+
+
+def interpolate(content: Tensor, previous: Tensor, gate: Tensor) -> Tensor:
+    """Interpolation gate (Eq. 7): ``g * w^c + (1 - g) * w_prev``; ``gate`` (B, H) in [0, 1], weightings (B, H, N)."""
+    _check(content.shape == previous.shape,
+           f"content {_shape(content)} and previous weighting {_shape(previous)} must have the same shape")
+    _check(gate.shape == content.shape[:2], f"gate must be (batch, heads) = {tuple(content.shape[:2])}, got {_shape(gate)}")
+    g = gate.unsqueeze(-1)
+    return g * content + (1.0 - g) * previous
+
+
+def shift(weights: Tensor, shift_weights: Tensor) -> Tensor:
+    """Rotation by a circular convolution (Eq. 8): ``w~_i = sum_k w_{i-k} s_k`` over shifts k = -r..r.
+
+    ``weights`` (B, H, N); ``shift_weights`` (B, H, 2r + 1), a distribution over the shifts -r, ..., 0, ..., r in
+    that order (so all mass on the last entry moves every weight one location forward). Needs r <= N.
+    """
+    _check(weights.dim() == 3, f"weights must be (batch, heads, locations), got {_shape(weights)}")
+    _check(shift_weights.dim() == 3 and shift_weights.shape[:2] == weights.shape[:2] and shift_weights.shape[2] % 2 == 1,
+           f"shift_weights must be (batch, heads, 2r + 1) with batch and heads {tuple(weights.shape[:2])}, "
+           f"got {_shape(shift_weights)}")
+    radius = shift_weights.shape[-1] // 2
+    _check(radius <= weights.shape[-1], f"a shift radius of {radius} needs at least {radius} locations, "
+           f"the weighting has {weights.shape[-1]}")
+    if radius == 0:
+        return weights * shift_weights
+    padded = torch.cat([weights[..., -radius:], weights, weights[..., :radius]], dim=-1)
+    windows = padded.unfold(-1, 2 * radius + 1, 1)  # (B, H, N, 2r + 1): window i holds w_{i-r}, ..., w_{i+r}
+    return (windows * shift_weights.flip(-1).unsqueeze(-2)).sum(-1)
+
+
+def sharpen(weights: Tensor, gamma: Tensor) -> Tensor:
+    """Sharpening (Eq. 9): ``w^gamma / sum w^gamma`` with ``gamma`` (B, H) >= 1, computed as softmax(gamma log w).
+
+    The log of each weight is taken after clamping to the smallest positive float and shifting by the row's
+    largest log, so the result is a distribution for any finite gamma, even when w has zeros.
+    """
+    _check(gamma.shape == weights.shape[:2], f"gamma must be (batch, heads) = {tuple(weights.shape[:2])}, got {_shape(gamma)}")
+    logs = torch.log(weights.clamp_min(torch.finfo(weights.dtype).tiny))
+    logs = logs - logs.max(dim=-1, keepdim=True).values.detach()
+    return torch.softmax(gamma.clamp(1.0, MAX_SHARPNESS).unsqueeze(-1) * logs, dim=-1)
+
+
+class HeadParameters(NamedTuple):
+    """What a controller emits for H heads at one step (already squashed into their valid ranges)."""
+
+    key: Tensor  # (B, H, W)
+    beta: Tensor  # (B, H) >= 0
+    gate: Tensor  # (B, H) in [0, 1]
+    shift: Tensor  # (B, H, 2r + 1), a distribution over shifts -r..r
+    gamma: Tensor  # (B, H) >= 1
+
+
+class Addressing(NamedTuple):
+    """Every stage of one addressing step, (B, H, N) each: the pipeline of Graves et al. (2014), Figure 2."""
+
+    content: Tensor
+    gated: Tensor
+    shifted: Tensor
+    weights: Tensor  # the final, sharpened weighting
+
+
+def address(memory: Tensor, params: HeadParameters, previous: Tensor) -> Addressing:
+    """Run the four stages: content -> interpolation -> shift -> sharpening."""
+    content = content_addressing(memory, params.key, params.beta)
+    gated = interpolate(content, previous, params.gate)
+    shifted = shift(gated, params.shift)
+    return Addressing(content, gated, shifted, sharpen(shifted, params.gamma))
+
+
+def read_memory(memory: Tensor, weights: Tensor) -> Tensor:
+    """Reads (Eq. 2): ``r = sum_i w_i M_i`` for R read heads; ``weights`` (B, R, N) -> (B, R, W)."""
+    _check(weights.dim() == 3 and weights.shape[0] == memory.shape[0] and weights.shape[2] == memory.shape[1],
+           f"read weights must be (batch, heads, locations) matching memory {_shape(memory)}, got {_shape(weights)}")
+    return torch.bmm(weights, memory)
+
+
+def write_memory(memory: Tensor, weights: Tensor, erase: Tensor, add: Tensor) -> Tensor:
+    """Erase then add (Eqs. 3-4) for W write heads: ``M <- M * prod_h (1 - w_h e_h^T) + sum_h w_h a_h^T``.
+
+    ``weights`` (B, W, N); ``erase`` (B, W, width) in [0, 1]; ``add`` (B, W, width). Returns the new memory.
+    """
+    _check(weights.dim() == 3 and weights.shape[0] == memory.shape[0] and weights.shape[2] == memory.shape[1],
+           f"write weights must be (batch, heads, locations) matching memory {_shape(memory)}, got {_shape(weights)}")
+    expected = (*weights.shape[:2], memory.shape[2])
+    _check(erase.shape == expected and add.shape == expected,
+           f"erase and add must be (batch, heads, width) = {expected}, got {_shape(erase)} and {_shape(add)}")
+    if weights.shape[1] == 1:  # the common case: M - M * (w e^T) + w a^T, as two outer products
+        columns = weights.transpose(1, 2)
+        return torch.addcmul(torch.baddbmm(memory, columns, add), memory, torch.bmm(columns, erase), value=-1.0)
+    keep = (1.0 - weights.unsqueeze(-1) * erase.unsqueeze(-2)).prod(dim=1)
+    return memory * keep + torch.bmm(weights.transpose(1, 2), add)
+
+
+class NTMState(NamedTuple):
+    """The recurrent state carried from one step to the next."""
+
+    memory: Tensor  # (B, N, W)
+    read_weights: Tensor  # (B, R, N)
+    write_weights: Tensor  # (B, Wh, N)
+    reads: Tensor  # (B, R, W)
+    controller: tuple[Tensor, ...]  # LSTM (h, c), or () for the feed-forward controller
+
+
+class NTMOutput(NamedTuple):
+    """What ``NTM.forward`` returns: logits and, per step, what the heads did (all batch first, time second)."""
+
+    logits: Tensor  # (B, T, outputs)
+    read_weights: Tensor  # (B, T, R, N)
+    write_weights: Tensor  # (B, T, Wh, N)
+    reads: Tensor  # (B, T, R, W)
+    erases: Tensor  # (B, T, Wh, W)
+    adds: Tensor  # (B, T, Wh, W)
+    memory: Tensor  # (B, N, W) the memory after the last step
+
+
+class NTM(nn.Module):
+    """A neural Turing machine with an LSTM or feed-forward controller (Graves et al. 2014, Figure 1).
+
+    At each step the controller sees the input and the previous reads; one linear layer maps its output to the
+    parameters of every head; all heads are addressed on the current memory, the read heads read, the write heads
+    erase and add; the output layer sees the controller output and the new reads.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        output_size: int,
+        memory_size: int = 128,
+        memory_width: int = 20,
+        controller: str = "lstm",
+        controller_size: int = 100,
+        read_heads: int = 1,
+        write_heads: int = 1,
+        shift_radius: int = 1,
+        memory_init: float = 1e-6,
+    ) -> None:
+        super().__init__()
+        for name, value in [("input_size", input_size), ("output_size", output_size), ("memory_size", memory_size),
+                            ("memory_width", memory_width), ("controller_size", controller_size),
+                            ("read_heads", read_heads), ("write_heads", write_heads)]:
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if controller not in ("lstm", "feedforward"):
+            raise ValueError(f"controller must be 'lstm' or 'feedforward', got {controller!r}")
+        if not 0 <= shift_radius <= memory_size:
+            raise ValueError(f"shift_radius must be in [0, memory_size={memory_size}], got {shift_radius}")
+        self.input_size, self.output_size = input_size, output_size
+        self.memory_size, self.memory_width = memory_size, memory_width
+        self.read_heads, self.write_heads = read_heads, write_heads
+        self.shift_size = 2 * shift_radius + 1
+        self.memory_init = float(memory_init)
+        self.controller_kind = controller
+        controller_input = input_size + read_heads * memory_width
+        if controller == "lstm":
+            self.controller: nn.Module = nn.LSTMCell(controller_input, controller_size)
+        else:
+            self.controller = nn.Sequential(nn.Linear(controller_input, controller_size), nn.Tanh())
+        self.per_head = memory_width + 3 + self.shift_size  # key, beta, gate, shift, gamma
+        heads = read_heads + write_heads
+        self.head_layer = nn.Linear(controller_size, heads * self.per_head + write_heads * 2 * memory_width)
+        self.output_layer = nn.Linear(controller_size + read_heads * memory_width, output_size)
+
+    def initial_state(self, batch_size: int, memory_size: int | None = None) -> NTMState:
+        """Memory filled with ``memory_init``; every head focused on location 0; zero controller state.
+
+        ``memory_size`` overrides the number of locations: no weight depends on it, so a machine trained with a
+        small memory runs unchanged with a larger one (how it copies sequences longer than its training memory).
+        """
+        size = self.memory_size if memory_size is None else memory_size
+        if isinstance(size, bool) or not isinstance(size, int) or size < self.shift_size // 2 or size < 1:
+            raise ValueError(f"memory_size must be a positive int of at least the shift radius, got {size!r}")
+        device = self.head_layer.weight.device
+        memory = torch.full((batch_size, size, self.memory_width), self.memory_init, device=device)
+        focus = torch.zeros(batch_size, 1, size, device=device)
+        focus[..., 0] = 1.0
+        reads = torch.full((batch_size, self.read_heads, self.memory_width), self.memory_init, device=device)
+        controller: tuple[Tensor, ...] = ()
+        if self.controller_kind == "lstm":
+            hidden = self.controller.hidden_size  # type: ignore[union-attr]
+            controller = (torch.zeros(batch_size, hidden, device=device), torch.zeros(batch_size, hidden, device=device))
+        return NTMState(memory, focus.expand(-1, self.read_heads, -1), focus.expand(-1, self.write_heads, -1),
+                        reads, controller)
+
+    def head_parameters(self, hidden: Tensor) -> tuple[HeadParameters, Tensor, Tensor]:
+        """Split the head layer's output into squashed parameters for all heads, plus erase and add vectors."""
+        batch, heads = hidden.shape[0], self.read_heads + self.write_heads
+        raw = self.head_layer(hidden)
+        split = heads * self.per_head
+        per_head = raw[:, :split].view(batch, heads, self.per_head)
+        width = self.memory_width
+        key, beta, gate = per_head[..., :width], per_head[..., width], per_head[..., width + 1]
+        shifts, gamma = per_head[..., width + 2 : width + 2 + self.shift_size], per_head[..., -1]
+        params = HeadParameters(key, F.softplus(beta), torch.sigmoid(gate), torch.softmax(shifts, -1),
+                                1.0 + F.softplus(gamma))
+        writes = raw[:, split:].view(batch, self.write_heads, 2, width)
+        return params, torch.sigmoid(writes[:, :, 0]), torch.tanh(writes[:, :, 1])
+
+    def step(self, x: Tensor, state: NTMState) -> tuple[Tensor, NTMState, Tensor]:
+        """One time step: returns (logits (B, outputs), the new state, erase/add vectors (B, Wh, 2, W))."""
+        controller_input = torch.cat([x, state.reads.flatten(1)], dim=1)
+        if self.controller_kind == "lstm":
+            h, c = self.controller(controller_input, state.controller)
+            controller_state: tuple[Tensor, ...] = (h, c)
+        else:
+            h, controller_state = self.controller(controller_input), ()
+        params, erase, add = self.head_parameters(h)
+        previous = torch.cat([state.read_weights, state.write_weights], dim=1)
+        weights = address(state.memory, params, previous).weights
+        read_weights, write_weights = weights[:, : self.read_heads], weights[:, self.read_heads :]
+        reads = read_memory(state.memory, read_weights)
+        memory = write_memory(state.memory, write_weights, erase, add)
+        logits = self.output_layer(torch.cat([h, reads.flatten(1)], dim=1))
+        new_state = NTMState(memory, read_weights, write_weights, reads, controller_state)
+        return logits, new_state, torch.stack([erase, add], dim=2)
+
+    def forward(self, inputs: Tensor, memory_size: int | None = None) -> NTMOutput:
+        """Run over ``inputs`` (B, T, input_size) from the initial state (with ``memory_size`` locations)."""
+        if inputs.dim() != 3 or inputs.shape[-1] != self.input_size:
+            raise ValueError(f"inputs must be (batch, steps, {self.input_size}), got {_shape(inputs)}; "
+                             f"build the NTM with input_size={inputs.shape[-1]} for this task")
+        state = self.initial_state(inputs.shape[0], memory_size)
+        logits, read_w, write_w, reads, writes = [], [], [], [], []
+        for t in range(inputs.shape[1]):
+            out, state, erase_add = self.step(inputs[:, t], state)
+            logits.append(out)
+            read_w.append(state.read_weights)
+            write_w.append(state.write_weights)
+            reads.append(state.reads)
+            writes.append(erase_add)
+        erase_adds = torch.stack(writes, dim=1)
+        return NTMOutput(torch.stack(logits, 1), torch.stack(read_w, 1), torch.stack(write_w, 1),
+                         torch.stack(reads, 1), erase_adds[:, :, :, 0], erase_adds[:, :, :, 1], state.memory)
+
+
+class LSTMBaseline(nn.Module):
+    """A stacked LSTM with a linear read-out: the memory-less baseline of Graves et al. (2014), Section 4."""
+
+    def __init__(self, input_size: int, output_size: int, hidden_size: int = 128, layers: int = 1) -> None:
+        super().__init__()
+        self.input_size = input_size
+        self.lstm = nn.LSTM(input_size, hidden_size, num_layers=layers, batch_first=True)
+        self.output_layer = nn.Linear(hidden_size, output_size)
+
+    def forward(self, inputs: Tensor) -> Tensor:
+        """``inputs`` (B, T, input_size) -> logits (B, T, output_size)."""
+        if inputs.dim() != 3 or inputs.shape[-1] != self.input_size:
+            raise ValueError(f"inputs must be (batch, steps, {self.input_size}), got {_shape(inputs)}")
+        return self.output_layer(self.lstm(inputs)[0])
+
+
+def _logits(model: nn.Module, inputs: Tensor) -> Tensor:
+    out = model(inputs)
+    return out.logits if isinstance(out, NTMOutput) else out
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Run torch on one thread inside the block: an NTM's tensors are small, and two threads that contend for
+    two busy cores were measured up to ten times slower than one."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def evaluate_bit_errors(model: nn.Module, batch: AlgorithmicBatch, chunk: int = 250) -> Tensor:
+    """Bit errors per sequence (B,) of ``model`` on ``batch``, run in chunks without gradients."""
+    errors = []
+    with torch.no_grad(), one_thread():
+        for start in range(0, batch.inputs.shape[0], chunk):
+            part = AlgorithmicBatch(*(t[start : start + chunk] for t in batch))
+            errors.append(bit_errors(_logits(model, part.inputs), part))
+    return torch.cat(errors)
+
+
+# --- zoo recipes -------------------------------------------------------------------------------------------------
+
+_TASK_SIZES = {  # task -> (input width, output width) for the default task widths
+    "copy": (9, 8),
+    "repeat_copy": (10, 9),
+    "associative_recall": (8, 6),
+    "priority_sort": (10, 8),
+}
+
+
+def _build(config: dict[str, Any]) -> nn.Module:
+    inputs, outputs = _TASK_SIZES[config["task"]]
+    if config["model"] == "lstm":
+        return LSTMBaseline(inputs, outputs, config["hidden_size"], config.get("layers", 1))
+    return NTM(inputs, outputs, memory_size=config["memory_size"], memory_width=config["memory_width"],
+               controller=config.get("controller", "lstm"), controller_size=config["controller_size"],
+               read_heads=config.get("read_heads", 1), write_heads=config.get("write_heads", 1))
+
+
+def train_on_task(config: dict[str, Any], seed: int, progress: bool = True,
+                  model: nn.Module | None = None) -> tuple[nn.Module, dict[str, Any]]:
+    """Train a model on ``config['task']`` with Adam until the validation bit errors reach the target.
+
+    The batches are drawn fresh each step with ``config['train']`` (the task's keyword arguments); validation
+    uses 200 sequences of the same range (seed + 1000). Stops at ``config['target_bits']`` mean bit errors.
+    """
+    from attnmem.training import Target, fit
+
+    torch.manual_seed(seed)
+    model = model if model is not None else _build(config)
+    generate = task(config["task"])
+    validation = generate(200, **config["train"], seed=seed + 1000)
+
+    def batches(generator: torch.Generator) -> AlgorithmicBatch:
+        return generate(config["batch_size"], **config["train"], seed=generator)
+
+    def loss_fn(model: nn.Module, batch: AlgorithmicBatch) -> Tensor:
+        return sequence_loss(_logits(model, batch.inputs), batch)
+
+    def evaluate(model: nn.Module) -> dict[str, float]:
+        return {"bit_errors": float(evaluate_bit_errors(model, validation).mean())}
+
+    start, cpu_start = time.perf_counter(), time.process_time()
+    with one_thread():
+        history = fit(model, loss_fn, batches, steps=config["max_steps"], lr=config["lr"], seed=seed,
+                      clip_norm=config.get("clip_norm", 10.0), evaluate=evaluate, eval_every=config["eval_every"],
+                      target=Target("bit_errors", config["target_bits"], "min"), progress=progress,
+                      desc=f"{config['model']} {config['task']}")
+    curve = [[int(e["step"]), round(e["bit_errors"], 4)] for e in history.evals]
+    return model, {"steps": history.steps, "sequences_seen": history.steps * config["batch_size"],
+                   "reached_target": bool(history.stopped_early or history.final.get("bit_errors", math.inf)
+                                          <= config["target_bits"]),
+                   "seconds_training": round(time.perf_counter() - start, 2),
+                   "cpu_seconds_training": round(time.process_time() - cpu_start, 2), "validation_curve": curve}
+
+
+def _evaluate_copy(model: nn.Module, config: dict[str, Any], seed: int) -> dict[str, float]:
+    """Mean bit errors per sequence on 1,000 copies of lengths 1-20 and 100 copies each of length 40 and 80."""
+    train = config["train"]
+    metrics = {"bit_errors_1_20": float(evaluate_bit_errors(model, task("copy")(1000, train["min_len"], train["max_len"], seed=seed)).mean())}
+    for length in (40, 80):
+        metrics[f"bit_errors_{length}"] = float(evaluate_bit_errors(model, task("copy")(100, length, length, seed=seed)).mean())
+    return metrics
+
+
+def _evaluate_on_training_range(model: nn.Module, config: dict[str, Any], seed: int) -> dict[str, float]:
+    """Mean bit errors per sequence on 1,000 fresh sequences from the training distribution."""
+    return {"bit_errors": float(evaluate_bit_errors(model, task(config["task"])(1000, **config["train"], seed=seed)).mean())}
+
+
+def _recipe(name: str, summary: str, config: dict[str, Any], evaluate: Any, tolerance: dict[str, float]) -> Any:
+    from attnmem.zoo import Recipe
+
+    return Recipe(name=name, summary=summary, chapter="07_ntm_algorithms", config=config, seed=0, build=_build,
+                  train=train_on_task, evaluate=evaluate, tolerance=tolerance)
+
+
+_NTM = {"model": "ntm", "memory_size": 128, "memory_width": 20, "controller_size": 100}
+_COPY_TOLERANCE = {"bit_errors_1_20": 0.1, "bit_errors_40": 1.0, "bit_errors_80": 10.0}
+
+NTM_COPY_RECIPE = _recipe(
+    "ntm_copy", "NTM (LSTM controller, 128 x 20 memory) trained to copy sequences of lengths 1-20",
+    {**_NTM, "task": "copy", "train": {"min_len": 1, "max_len": 20}, "batch_size": 32, "lr": 3e-3,
+     "max_steps": 2000, "eval_every": 100, "target_bits": 0.0},
+    _evaluate_copy, _COPY_TOLERANCE)
+
+LSTM_COPY_RECIPE = _recipe(
+    "lstm_copy", "LSTM baseline (one layer, 128 units, about the NTM's size) trained to copy lengths 1-20",
+    {"model": "lstm", "hidden_size": 128, "task": "copy", "train": {"min_len": 1, "max_len": 20}, "batch_size": 32,
+     "lr": 3e-3, "max_steps": 4000, "eval_every": 100, "target_bits": 0.02},
+    _evaluate_copy, {"bit_errors_1_20": 2.0, "bit_errors_40": 8.0, "bit_errors_80": 15.0})
+
+NTM_REPEAT_COPY_RECIPE = _recipe(
+    "ntm_repeat_copy", "NTM trained on repeat copy (lengths 1-5, 1-5 repeats; the paper used 1-10 and 1-10)",
+    {**_NTM, "task": "repeat_copy", "train": {"min_len": 1, "max_len": 5, "min_repeats": 1, "max_repeats": 5},
+     "batch_size": 32, "lr": 3e-3, "max_steps": 2500, "eval_every": 100, "target_bits": 0.1},
+    _evaluate_on_training_range, {"bit_errors": 0.3})
+
+NTM_ASSOCIATIVE_RECALL_RECIPE = _recipe(
+    "ntm_associative_recall", "NTM trained on associative recall (2-6 items of three 6-bit vectors)",
+    {**_NTM, "task": "associative_recall", "train": {"min_items": 2, "max_items": 6}, "batch_size": 32, "lr": 3e-3,
+     "max_steps": 2500, "eval_every": 100, "target_bits": 0.1},
+    _evaluate_on_training_range, {"bit_errors": 0.3})
+
+NTM_PRIORITY_SORT_RECIPE = _recipe(
+    "ntm_priority_sort", "NTM trained on priority sort (16 of 20 vectors, highest priority first)",
+    {**_NTM, "task": "priority_sort", "train": {"n_inputs": 20, "n_outputs": 16}, "batch_size": 32, "lr": 3e-3,
+     "max_steps": 1200, "eval_every": 100, "target_bits": 0.5},
+    _evaluate_on_training_range, {"bit_errors": 2.0})
