@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e ".[book,test]"
+	$(BIN)/python -m pip install --quiet -e ".[book,test,course]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (attnmem)" >/dev/null
 	touch $(STAMP)
 
@@ -41,6 +41,12 @@ bench: setup
 		name=$$(basename $$script .py); \
 		$(BIN)/python $$script --out benchmarks/results/$$name.md || exit 1; \
 	done
+
+# For every chapter with exercises: a student notebook (course/, tracked, so Colab can open it) and an
+# otter-grader autograder with the solution notebook (assignments/, git-ignored). Grade one submission with
+# `otter run -a assignments/NN_topic/autograder/NN_topic-autograder_*.zip -o results/ submission.ipynb`.
+assignments: setup
+	$(BIN)/python tools/assignments.py
 
 clean:
 	rm -rf _build .pytest_cache .hypothesis

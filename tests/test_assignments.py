@@ -1,0 +1,226 @@
+"""The course kit: every chapter's assignment builds, grades right, and leaks no solution to students.
+
+One session fixture builds the whole kit (tools/assignments.py) into a temporary folder; another grades,
+with otter-grader, each chapter's solution notebook (full marks expected) and its untouched student
+notebook (zero on the coding questions), two at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import nbformat
+import pytest
+
+pytest.importorskip("otter", reason="the course kit needs otter-grader: pip install -e '.[course]'")
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+import assignments as kit  # noqa: E402  (tools/ is not a package)
+from attnmem.exercises import EXERCISES  # noqa: E402
+
+pytestmark = pytest.mark.course
+CHAPTERS = kit.chapters_with_exercises()
+CODING = [c for c in CHAPTERS if any(e.coding for e in c.exercises)]
+
+
+def _ids(chapter: kit.Chapter) -> str:
+    return chapter.number
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The whole kit, built as `make assignments` builds it, into (out, course) folders."""
+    base = tmp_path_factory.mktemp("kit")
+    out, course = base / "assignments", base / "course"
+    start = time.perf_counter()
+    subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "assignments.py"), "--out", str(out), "--course", str(course)],
+        check=True,
+        cwd=ROOT,
+        timeout=180,
+        capture_output=True,
+        text=True,
+    )
+    print(f"built the kit for {len(CHAPTERS)} chapters in {time.perf_counter() - start:.1f} s")
+    return out, course
+
+
+def _grade(zip_path: Path, notebook: Path, results: Path) -> tuple[dict[str, tuple[float, float]], float]:
+    results.mkdir(parents=True)
+    start = time.perf_counter()
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "otter",
+            "run",
+            "--no-logo",
+            "-a",
+            str(zip_path),
+            "-o",
+            str(results),
+            str(notebook),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=170,
+    )
+    seconds = time.perf_counter() - start
+    assert done.returncode == 0, (
+        f"otter run failed on {notebook.name}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    )
+    tests = json.loads((results / "results.json").read_text())["tests"]
+    return {t["name"]: (t["score"], t["max_score"]) for t in tests if "max_score" in t}, seconds
+
+
+@pytest.fixture(scope="session")
+def grades(built: tuple[Path, Path]) -> dict[tuple[str, str], tuple[dict[str, tuple[float, float]], float]]:
+    """(chapter, "solution" | "student") -> ({question: (score, max)}, seconds), graded two at a time."""
+    out, _ = built
+    jobs = {}
+    for chapter in CODING:
+        folder = out / chapter.name
+        (zip_path,) = (folder / "autograder").glob(f"{chapter.name}-autograder_*.zip")
+        jobs[chapter.name, "solution"] = (zip_path, folder / "autograder" / f"{chapter.name}.ipynb")
+        jobs[chapter.name, "student"] = (zip_path, folder / "student" / f"{chapter.name}.ipynb")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {
+            key: pool.submit(_grade, z, nb, out / ".results" / "-".join(key)) for key, (z, nb) in jobs.items()
+        }
+        return {key: future.result() for key, future in futures.items()}
+
+
+def test_there_are_chapters_with_exercises():
+    names = [c.name for c in CHAPTERS]
+    assert "01_attention_as_soft_lookup" in names
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=_ids)
+def test_each_chapter_has_enough_exercises_and_a_checker_for_each_coding_one(chapter):
+    coding = [e for e in chapter.exercises if e.coding]
+    conceptual = [e for e in chapter.exercises if not e.coding]
+    assert len(conceptual) >= 2 and len(coding) >= 2, (
+        f"{chapter.name} has {len(conceptual)} conceptual and {len(coding)} coding exercises (with an "
+        f"answer cell "
+        f"that calls check); the book asks for at least 2 of each"
+    )
+    for exercise in chapter.exercises:
+        assert exercise.solution, f"{exercise.label} has no {{solution}} dropdown"
+    for exercise in coding:
+        assert exercise.label in EXERCISES, f"{exercise.label}: register a checker in attnmem/exercises.py"
+        assert EXERCISES[exercise.label].function == exercise.function
+
+
+def test_every_registered_checker_is_used_by_a_chapter_in_the_book():
+    used = {e.label for c in CHAPTERS for e in c.exercises if e.coding}
+    in_book = {c.number for c in CHAPTERS}
+    orphans = [label for label, entry in EXERCISES.items() if entry.chapter in in_book and label not in used]
+    assert not orphans, f"checkers with no answer cell in their chapter: {orphans}"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=_ids)
+def test_the_kit_has_a_student_notebook_and_an_autograder(built, chapter):
+    out, course = built
+    assert (out / chapter.name / "student" / f"{chapter.name}.ipynb").is_file()
+    assert len(list((out / chapter.name / "autograder").glob(f"{chapter.name}-autograder_*.zip"))) == 1
+    assert (course / f"{chapter.name}.ipynb").is_file()
+
+
+def _comparable(path: Path) -> object:
+    notebook = nbformat.read(path, as_version=4)
+    return notebook.metadata, [(c.cell_type, c.source, c.metadata) for c in notebook.cells]
+
+
+def test_the_published_student_notebooks_are_current(built):
+    _, course = built
+    for built_file in sorted(course.iterdir()):
+        shipped = ROOT / "course" / built_file.name
+        assert shipped.exists(), (
+            f"course/{built_file.name} is missing: run `make assignments` and commit course/"
+        )
+        if built_file.suffix == ".ipynb":
+            same = _comparable(shipped) == _comparable(built_file)
+        else:
+            same = shipped.read_text() == built_file.read_text()
+        assert same, f"course/{built_file.name} is out of date with its chapter: run `make assignments`"
+    stale = {p.name for p in (ROOT / "course").iterdir()} - {p.name for p in course.iterdir()}
+    assert not stale, f"course/ holds files no chapter makes any more: {sorted(stale)}"
+
+
+@pytest.mark.parametrize("chapter", CODING, ids=_ids)
+def test_the_solution_notebook_gets_full_marks(grades, chapter):
+    scores, seconds = grades[chapter.name, "solution"]
+    expected = {e.label.replace("-", "_"): EXERCISES[e.label].points for e in chapter.exercises if e.coding}
+    assert {name: score for name, (score, _) in scores.items()} == expected, scores
+    print(f"{chapter.name}: solution graded in {seconds:.1f} s")
+
+
+@pytest.mark.parametrize("chapter", CODING, ids=_ids)
+def test_the_untouched_student_notebook_gets_zero_on_coding_questions(grades, chapter):
+    scores, seconds = grades[chapter.name, "student"]
+    coding = {e.label.replace("-", "_"): EXERCISES[e.label].points for e in chapter.exercises if e.coding}
+    assert {name: score for name, (score, _) in scores.items()} == {name: 0 for name in coding}, scores
+    assert {name: best for name, (_, best) in scores.items()} == coding
+    print(f"{chapter.name}: student notebook graded in {seconds:.1f} s")
+
+
+def _solution_lines(exercise: kit.Exercise) -> list[str]:
+    """Distinctive lines of an exercise's solution: long enough to be telling, and not in the question."""
+    question = " ".join((exercise.body + "\n" + (exercise.answer_cell or "")).split())
+    lines = []
+    for line in kit._plain(exercise.solution).splitlines():
+        line = " ".join(line.split())
+        if len(line) >= 20 and not line.startswith(("```", ":")) and line not in question:
+            lines.append(line)
+    assert lines, f"{exercise.label}: its solution has no distinctive line to look for"
+    return lines
+
+
+def _all_text(path: Path) -> str:
+    """Every string in a file: for a notebook, all sources, outputs and metadata, whitespace collapsed."""
+    raw = path.read_text(errors="replace")
+    strings = [raw]
+    if path.suffix == ".ipynb":
+
+        def walk(node: object) -> None:
+            if isinstance(node, str):
+                strings.append(node)
+            elif isinstance(node, dict):
+                for key, value in node.items():
+                    strings.append(str(key))
+                    walk(value)
+            elif isinstance(node, list):
+                strings.append("".join(x for x in node if isinstance(x, str)))
+                for value in node:
+                    walk(value)
+
+        walk(json.loads(raw))
+    return "\n".join(" ".join(s.split()) for s in strings)
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=_ids)
+def test_no_solution_text_leaks_into_any_student_file(built, chapter):
+    out, course = built
+    student_files = [p for p in (out / chapter.name / "student").rglob("*") if p.is_file()]
+    student_files += [course / f"{chapter.name}.ipynb", course / "exercises.md"]
+    solution = _all_text(out / chapter.name / "autograder" / f"{chapter.name}.ipynb")
+    for exercise in chapter.exercises:
+        lines = _solution_lines(exercise)
+        present = [line for line in lines if line in solution]
+        assert present, (
+            f"the leak check is blind: no solution line of {exercise.label} is in the solution notebook"
+        )
+        for path in student_files:
+            text = _all_text(path)
+            leaked = [line for line in lines if line in text]
+            assert not leaked, f"{path.name} leaks the solution of {exercise.label}: {leaked[0]!r}"
+    for path in student_files:
+        markers = re.findall(r"#\s*(?:BEGIN|END) (?:SOLUTION|TESTS)|BEGIN TEST CONFIG", _all_text(path))
+        assert not markers, f"{path.name} still holds otter markers {markers}"
