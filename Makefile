@@ -5,6 +5,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 JOBS   ?= 2
 BOOK   := $(BIN)/jupyter-book build . --toc book/_toc.yml -W -n --keep-going
+# The book's models are small: one torch thread per process is faster than two fighting over two cores, and the
+# test run has several processes (two pytest workers, their notebook kernels, the book build).
+export OMP_NUM_THREADS ?= 1
 
 .PHONY: setup book test test-fast lab bench assignments clean
 

@@ -22,7 +22,9 @@ The helpers raise :class:`Mismatch` with a message for the reader; a checker may
 from __future__ import annotations
 
 import html
+import importlib
 import math
+import pkgutil
 import traceback
 from dataclasses import dataclass
 from typing import Any, Callable, Literal
@@ -786,3 +788,14 @@ def _check_write(fn: Callable[..., Any]) -> None:
     }
     written = call(fn, **dict(zip(("memory", "weights", "erase", "add"), leaves.values())))
     expect_gradient(written * _projection(written.shape, 3), "your new memory", leaves)
+
+
+# ---- later chapters keep their checkers in attnmem/exercise_checks/<topic>.py; importing registers them ------
+def _register_chapter_checks() -> None:
+    from attnmem import exercise_checks
+
+    for module in sorted(pkgutil.iter_modules(exercise_checks.__path__), key=lambda m: m.name):
+        importlib.import_module(f"attnmem.exercise_checks.{module.name}")
+
+
+_register_chapter_checks()

@@ -49,6 +49,9 @@ RECIPES: dict[str, str] = {
     "kernel_regression": "attnmem.pooling:KERNEL_REGRESSION_RECIPE",
     "ntm_copy": "attnmem.ntm:NTM_COPY_RECIPE",
     "lstm_copy": "attnmem.ntm:LSTM_COPY_RECIPE",
+    "seq2seq_plain": "attnmem.seq2seq:PLAIN_RECIPE",
+    "seq2seq_bahdanau": "attnmem.seq2seq:BAHDANAU_RECIPE",
+    "memn2n_babi_1k": "attnmem.memnet:MEMN2N_BABI_RECIPE",
 }
 
 

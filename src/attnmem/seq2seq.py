@@ -1,0 +1,564 @@
+"""Encoder-decoder translation models with and without attention (chapters 2–4).
+
+- ``Encoder``: a GRU over the source (bidirectional by default, Bahdanau et al. 2015, Sec. 3.2); its outputs are the
+  *annotations* h_j, its final states the one fixed-size summary vector.
+- ``PlainDecoder``: the bottleneck (Cho et al. 2014; Sutskever et al. 2014). The summary vector c is the only thing
+  the decoder knows about the source: s_i = GRU([y_{i-1}; c], s_{i-1}).
+- ``BahdanauDecoder``: additive attention with the *previous* decoder state as the query (Bahdanau et al. 2015,
+  Eqs. 4–6): e_ij = v·tanh(W s_{i-1} + U h_j), alpha_i = softmax(e_i), c_i = sum_j alpha_ij h_j,
+  s_i = GRU([y_{i-1}; c_i], s_{i-1}), and the word is predicted from [s_i; c_i; y_{i-1}].
+- ``LuongDecoder``: global attention with the *current* state as the query (Luong et al. 2015, Sec. 3.1, Eqs. 5–8):
+  h_t = GRU([y_{t-1}; h~_{t-1}], h_{t-1}) (input feeding, Sec. 3.3), scores dot / general / concat,
+  h~_t = tanh(W_c [c_t; h_t]), and the word is predicted from h~_t.
+
+Every decoder works one step at a time (``start``, ``step``), so teacher forcing (``Seq2Seq.forward``), greedy
+decoding and beam search share one code path. Every step returns its attention weights as data; decoding returns
+them stacked as the alignment matrix (target x source). Padded source positions get exactly zero weight.
+
+Real data: with a tab-separated corpus such as Tatoeba/Anki's ``fra.txt`` on disk (nothing is downloaded),
+
+    python -m attnmem.seq2seq fra.txt --out fra.pt --max-length 10 --prefix "i am" --prefix "he is" --steps 3000
+
+trains the chapter 3 model on it, prints held-out exact match / token accuracy / BLEU, and writes the checkpoint
+with a manifest that holds both vocabularies.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any, NamedTuple, Sequence
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from attnmem.attention import AdditiveScore, DotScore, GeneralScore, attend
+from attnmem.tasks.translation import Batch, Pair, SyntheticTranslation, Vocab, make_batch, sample_pairs
+
+__all__ = [
+    "ATTENTIONS",
+    "Encoded",
+    "Step",
+    "Seq2SeqOutput",
+    "Translation",
+    "Encoder",
+    "PlainDecoder",
+    "BahdanauDecoder",
+    "LuongDecoder",
+    "Seq2Seq",
+    "build_model",
+    "sequence_loss",
+    "greedy_decode",
+    "greedy_batch",
+    "beam_search",
+    "translate_sentence",
+    "score_translations",
+    "evaluate_pairs",
+    "accuracy_by_length",
+    "train_synthetic",
+]
+
+#: decoder kinds: no attention, Bahdanau's additive attention, and Luong's three global score functions.
+ATTENTIONS = ("none", "bahdanau", "dot", "general", "concat")
+State = tuple[Tensor, ...]
+
+
+class Encoded(NamedTuple):
+    """What the encoder hands the decoder."""
+
+    outputs: Tensor  # (B, S, D) annotations h_j; zero at padded positions
+    final: Tensor  # (B, D) the fixed-size summary: last forward state and last backward state
+    mask: Tensor  # (B, S) bool, True at real source positions
+
+
+class Step(NamedTuple):
+    """One decoder step."""
+
+    logits: Tensor  # (B, V) unnormalized scores of the next target word
+    state: State  # the decoder's recurrent state, every tensor batch-first
+    weights: Tensor | None  # (B, S) attention over the source, None without attention
+
+
+class Seq2SeqOutput(NamedTuple):
+    """Teacher-forced output for a whole batch."""
+
+    logits: Tensor  # (B, T, V)
+    alignments: Tensor | None  # (B, T, S): row t is the attention used to predict target word t
+
+
+class Translation(NamedTuple):
+    """A decoded sentence: target ids (without <eos>), total log-probability, and its alignment (T+1, S)."""
+
+    ids: list[int]
+    log_prob: float
+    alignment: Tensor | None  # one row per emitted id, the final <eos> included
+
+
+def _check_source(src: Tensor, lengths: Tensor) -> None:
+    if not isinstance(src, Tensor) or src.dim() != 2 or src.dtype != torch.long:
+        shape = tuple(src.shape) if isinstance(src, Tensor) else type(src).__name__
+        raise ValueError(f"src must be a (batch, positions) LongTensor of token ids, got {shape}; "
+                         f"use tasks.translation.make_batch to build one")
+    if not isinstance(lengths, Tensor) or lengths.shape != (src.shape[0],):
+        raise ValueError(f"src_lengths must have one length per sentence, shape ({src.shape[0]},); got "
+                         f"{tuple(lengths.shape) if isinstance(lengths, Tensor) else lengths!r}")
+    if bool((lengths < 1).any()) or bool((lengths > src.shape[1]).any()):
+        raise ValueError(f"src_lengths must be between 1 and {src.shape[1]} (the padded width), got {lengths.tolist()}")
+
+
+class Encoder(nn.Module):
+    """Embedding + GRU over the source; bidirectional annotations h_j = [forward_j; backward_j]."""
+
+    def __init__(self, vocab_size: int, embed: int, hidden: int, bidirectional: bool = True) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, embed, padding_idx=Vocab.PAD)
+        self.rnn = nn.GRU(embed, hidden, batch_first=True, bidirectional=bidirectional)
+        self.output_size = hidden * (2 if bidirectional else 1)
+
+    def forward(self, src: Tensor, lengths: Tensor) -> Encoded:
+        _check_source(src, lengths)
+        packed = pack_padded_sequence(self.embedding(src), lengths.cpu(), batch_first=True, enforce_sorted=False)
+        outputs, final = self.rnn(packed)
+        outputs, _ = pad_packed_sequence(outputs, batch_first=True, total_length=src.shape[1])
+        final = torch.cat(list(final), dim=-1)  # (B, dirs * hidden): last forward and last backward state
+        return Encoded(outputs, final, torch.arange(src.shape[1]) < lengths.unsqueeze(1))
+
+
+class _Decoder(nn.Module):
+    """Shared parts: target embedding and the initial state s_0 = tanh(W_init · summary).
+
+    Each decoder adds ``step(token, state, encoded) -> Step``: one target word in, next-word logits out.
+    """
+
+    def __init__(self, vocab_size: int, embed: int, hidden: int, memory: int) -> None:
+        super().__init__()
+        self.vocab_size, self.hidden = vocab_size, hidden
+        self.embedding = nn.Embedding(vocab_size, embed, padding_idx=Vocab.PAD)
+        self.init = nn.Linear(memory, hidden)
+
+    def start(self, encoded: Encoded) -> State:
+        return (torch.tanh(self.init(encoded.final)),)
+
+
+class PlainDecoder(_Decoder):
+    """No attention: the summary vector c is fed at every step (Cho et al. 2014, Eq. 1 of Sec. 2.2)."""
+
+    def __init__(self, vocab_size: int, embed: int, hidden: int, memory: int) -> None:
+        super().__init__(vocab_size, embed, hidden, memory)
+        self.cell = nn.GRUCell(embed + memory, hidden)
+        self.out = nn.Linear(hidden + memory + embed, vocab_size)
+
+    def step(self, token: Tensor, state: State, encoded: Encoded) -> Step:
+        embedded, summary = self.embedding(token), encoded.final
+        hidden = self.cell(torch.cat([embedded, summary], -1), state[0])
+        return Step(self.out(torch.cat([hidden, summary, embedded], -1)), (hidden,), None)
+
+
+class BahdanauDecoder(_Decoder):
+    """Additive attention queried by the previous state s_{i-1} (Bahdanau et al. 2015, Eqs. 4–6)."""
+
+    def __init__(self, vocab_size: int, embed: int, hidden: int, memory: int, attention_size: int | None = None) -> None:
+        super().__init__(vocab_size, embed, hidden, memory)
+        self.score = AdditiveScore(hidden, memory, attention_size or hidden)
+        self.cell = nn.GRUCell(embed + memory, hidden)
+        self.out = nn.Linear(hidden + memory + embed, vocab_size)
+
+    def step(self, token: Tensor, state: State, encoded: Encoded) -> Step:
+        previous, embedded = state[0], self.embedding(token)
+        context, weights = attend(previous.unsqueeze(1), encoded.outputs, encoded.outputs,
+                                  encoded.mask.unsqueeze(1), score=self.score)
+        context, weights = context.squeeze(1), weights.squeeze(1)
+        hidden = self.cell(torch.cat([embedded, context], -1), previous)
+        return Step(self.out(torch.cat([hidden, context, embedded], -1)), (hidden,), weights)
+
+
+class LuongDecoder(_Decoder):
+    """Global attention queried by the current state h_t, with input feeding (Luong et al. 2015, Sec. 3.1, 3.3).
+
+    ``score`` is ``"dot"`` (h_t · h_s; needs ``hidden == memory``), ``"general"`` (h_t W h_s) or ``"concat"``
+    (v · tanh(W [h_t; h_s]), the additive form).
+    """
+
+    def __init__(self, vocab_size: int, embed: int, hidden: int, memory: int, score: str = "general") -> None:
+        super().__init__(vocab_size, embed, hidden, memory)
+        if score == "dot" and hidden != memory:
+            raise ValueError(f"dot scores need the decoder size ({hidden}) to equal the annotation size ({memory}); "
+                             f"use 'general' or 'concat', or set hidden to {memory}")
+        scores = {"dot": DotScore, "general": lambda: GeneralScore(hidden, memory),
+                  "concat": lambda: AdditiveScore(hidden, memory, hidden)}
+        if score not in scores:
+            raise ValueError(f"Luong score must be one of {sorted(scores)}, got {score!r}")
+        self.score_name = score
+        self.score = scores[score]()
+        self.cell = nn.GRUCell(embed + hidden, hidden)
+        self.combine = nn.Linear(memory + hidden, hidden)
+        self.out = nn.Linear(hidden, vocab_size)
+
+    def start(self, encoded: Encoded) -> State:
+        hidden = torch.tanh(self.init(encoded.final))
+        return hidden, torch.zeros_like(hidden)  # (h_0, h~_0): nothing attended yet
+
+    def step(self, token: Tensor, state: State, encoded: Encoded) -> Step:
+        previous, attentional = state
+        hidden = self.cell(torch.cat([self.embedding(token), attentional], -1), previous)
+        context, weights = attend(hidden.unsqueeze(1), encoded.outputs, encoded.outputs,
+                                  encoded.mask.unsqueeze(1), score=self.score)
+        attentional = torch.tanh(self.combine(torch.cat([context.squeeze(1), hidden], -1)))
+        return Step(self.out(attentional), (hidden, attentional), weights.squeeze(1))
+
+
+class Seq2Seq(nn.Module):
+    """An encoder and a decoder; ``forward`` is teacher forcing (the true previous word is fed at every step)."""
+
+    def __init__(self, encoder: Encoder, decoder: _Decoder, attention: str) -> None:
+        super().__init__()
+        self.encoder, self.decoder, self.attention = encoder, decoder, attention
+
+    def encode(self, src: Tensor, src_lengths: Tensor) -> Encoded:
+        return self.encoder(src, src_lengths)
+
+    def forward(self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor) -> Seq2SeqOutput:
+        if not isinstance(tgt_in, Tensor) or tgt_in.dim() != 2 or tgt_in.shape[0] != src.shape[0]:
+            raise ValueError(f"tgt_in must be (batch, steps) with the same batch as src {tuple(src.shape)}, got "
+                             f"{tuple(tgt_in.shape) if isinstance(tgt_in, Tensor) else type(tgt_in).__name__}")
+        encoded = self.encode(src, src_lengths)
+        state = self.decoder.start(encoded)
+        logits, weights = [], []
+        for t in range(tgt_in.shape[1]):
+            step = self.decoder.step(tgt_in[:, t], state, encoded)
+            state = step.state
+            logits.append(step.logits)
+            weights.append(step.weights)
+        alignments = None if weights[0] is None else torch.stack(weights, 1)
+        return Seq2SeqOutput(torch.stack(logits, 1), alignments)
+
+
+def build_model(config: dict[str, Any]) -> Seq2Seq:
+    """A model from a config: ``src_vocab``, ``tgt_vocab`` (sizes), ``embed``, ``hidden`` (encoder, per direction),
+    ``bidirectional``, ``attention`` (one of ``ATTENTIONS``). The decoder's size equals the annotation size."""
+    required = ("src_vocab", "tgt_vocab", "embed", "hidden", "attention")
+    missing = [k for k in required if k not in config]
+    if missing:
+        raise KeyError(f"model config lacks {missing}; it needs {list(required)} (and optionally 'bidirectional')")
+    attention = config["attention"]
+    if attention not in ATTENTIONS:
+        raise ValueError(f"attention must be one of {ATTENTIONS}, got {attention!r}")
+    encoder = Encoder(config["src_vocab"], config["embed"], config["hidden"], config.get("bidirectional", True))
+    size, vocab, embed = encoder.output_size, config["tgt_vocab"], config["embed"]
+    if attention == "none":
+        decoder: _Decoder = PlainDecoder(vocab, embed, size, size)
+    elif attention == "bahdanau":
+        decoder = BahdanauDecoder(vocab, embed, size, size)
+    else:
+        decoder = LuongDecoder(vocab, embed, size, size, score=attention)
+    return Seq2Seq(encoder, decoder, attention)
+
+
+def sequence_loss(model: Seq2Seq, batch: Batch) -> tuple[Tensor, dict[str, float]]:
+    """Mean cross-entropy of the teacher-forced predictions over real target positions, and token accuracy."""
+    logits = model(batch.src, batch.src_lengths, batch.tgt_in).logits
+    loss = nn.functional.cross_entropy(logits.flatten(0, 1), batch.tgt_out.flatten(), ignore_index=Vocab.PAD)
+    correct = (logits.argmax(-1) == batch.tgt_out) & batch.tgt_mask
+    return loss, {"token_acc": float(correct.sum()) / max(1, int(batch.tgt_mask.sum()))}
+
+
+# --- decoding -----------------------------------------------------------------------------------------------------
+def _select(state: State, index: Tensor) -> State:
+    return tuple(s.index_select(0, index) for s in state)
+
+
+def _single(src: Tensor) -> tuple[Tensor, Tensor]:
+    if not isinstance(src, Tensor) or src.dim() != 1 or src.dtype != torch.long or src.numel() == 0:
+        raise ValueError("decode one sentence at a time: src must be a non-empty 1-D LongTensor of ids "
+                         "(ending in <eos>); use greedy_batch for a batch")
+    return src.unsqueeze(0), torch.tensor([src.numel()])
+
+
+@torch.no_grad()
+def greedy_batch(model: Seq2Seq, src: Tensor, src_lengths: Tensor, max_length: int) -> tuple[Tensor, Tensor | None]:
+    """Greedy decoding of a batch: ids (B, max_length) with <eos> and <pad> after it, and alignments (B, T, S)."""
+    encoded = model.encode(src, src_lengths)
+    state = model.decoder.start(encoded)
+    token = torch.full((src.shape[0],), Vocab.BOS, dtype=torch.long)
+    done = torch.zeros(src.shape[0], dtype=torch.bool)
+    ids, weights = [], []
+    for _ in range(max_length):
+        step = model.decoder.step(token, state, encoded)
+        state = step.state
+        token = step.logits.argmax(-1).masked_fill(done, Vocab.PAD)
+        ids.append(token)
+        weights.append(step.weights)
+        done |= token == Vocab.EOS
+        if bool(done.all()):
+            break
+    return torch.stack(ids, 1), None if weights[0] is None else torch.stack(weights, 1)
+
+
+@torch.no_grad()
+def greedy_decode(model: Seq2Seq, src: Tensor, max_length: int = 100) -> Translation:
+    """Greedy decoding of one sentence (1-D ids ending in <eos>): the most probable word at every step."""
+    batch_src, lengths = _single(src)
+    encoded = model.encode(batch_src, lengths)
+    state = model.decoder.start(encoded)
+    token, ids, rows, log_prob = torch.tensor([Vocab.BOS]), [], [], 0.0
+    for _ in range(max_length):
+        step = model.decoder.step(token, state, encoded)
+        state = step.state
+        log_probs = step.logits.log_softmax(-1)[0]
+        token = log_probs.argmax().unsqueeze(0)
+        log_prob += float(log_probs[token])
+        if step.weights is not None:
+            rows.append(step.weights[0])
+        if int(token) == Vocab.EOS:
+            break
+        ids.append(int(token))
+    return Translation(ids, log_prob, torch.stack(rows) if rows else None)
+
+
+@torch.no_grad()
+def beam_search(model: Seq2Seq, src: Tensor, beam_size: int = 5, max_length: int = 100,
+                length_penalty: float = 0.0) -> list[Translation]:
+    """Beam search for one sentence; returns up to ``beam_size`` translations, best first.
+
+    Keeps the ``beam_size`` most probable partial translations at every step; one that emits <eos> is finished.
+    Search stops once ``beam_size`` translations are finished (or after ``max_length`` steps). Finished ones are
+    ranked by log-probability / length ** ``length_penalty`` (0 = plain log-probability). With ``beam_size=1`` this
+    is exactly greedy decoding.
+    """
+    if not isinstance(beam_size, int) or beam_size < 1:
+        raise ValueError(f"beam_size must be a positive int, got {beam_size!r}")
+    batch_src, lengths = _single(src)
+    encoded = model.encode(batch_src, lengths)
+    state = model.decoder.start(encoded)
+    tokens = torch.tensor([Vocab.BOS])
+    scores = torch.zeros(1)
+    histories: list[list[int]] = [[]]
+    alignments: Tensor | None = None  # (live, t, S)
+    finished: list[Translation] = []
+    for _ in range(max_length):
+        beam_encoded = Encoded(*(x.expand(len(histories), *x.shape[1:]) for x in encoded))
+        step = model.decoder.step(tokens, state, beam_encoded)
+        total = (scores.unsqueeze(1) + step.logits.log_softmax(-1)).flatten()  # (live * V,)
+        top_scores, top = total.topk(min(2 * beam_size, total.numel()))
+        vocab = step.logits.shape[-1]
+        keep_rows, keep_tokens, keep_scores = [], [], []
+        for score, flat in zip(top_scores.tolist(), top.tolist()):
+            row, token = divmod(flat, vocab)
+            rows = None
+            if step.weights is not None:
+                new_row = step.weights[row].unsqueeze(0)
+                rows = new_row if alignments is None else torch.cat([alignments[row], new_row])
+            if token == Vocab.EOS:
+                finished.append(Translation(histories[row], score, rows))
+            else:
+                keep_rows.append(row), keep_tokens.append(token), keep_scores.append(score)
+            if len(finished) >= beam_size or len(keep_rows) == beam_size:
+                break
+        if len(finished) >= beam_size or not keep_rows:
+            break
+        index = torch.tensor(keep_rows)
+        state = _select(step.state, index)
+        if step.weights is not None:
+            new = step.weights.index_select(0, index).unsqueeze(1)
+            alignments = new if alignments is None else torch.cat([alignments.index_select(0, index), new], 1)
+        histories = [histories[r] + [t] for r, t in zip(keep_rows, keep_tokens)]
+        tokens, scores = torch.tensor(keep_tokens), torch.tensor(keep_scores)
+    if not finished:  # nothing ended within max_length: return the live hypotheses unfinished
+        finished = [Translation(h, float(s), None if alignments is None else alignments[i])
+                    for i, (h, s) in enumerate(zip(histories, scores.tolist()))]
+    ranked = sorted(finished, key=lambda t: t.log_prob / max(1, len(t.ids) + 1) ** length_penalty, reverse=True)
+    return ranked[:beam_size]
+
+
+def translate_sentence(model: Seq2Seq, sentence: str | Sequence[str], src_vocab: Vocab, tgt_vocab: Vocab,
+                       beam_size: int = 1, reverse_source: bool = False) -> tuple[list[str], list[str], Translation]:
+    """Translate one sentence given as text. Returns (source words fed + <eos>, target words, the ``Translation``).
+
+    The target words map one to one onto ``Translation.ids`` (the final <eos> is not among them).
+
+    Unknown words and empty sentences are a clear error (raised by ``Vocab.encode``).
+    """
+    words = sentence.split() if isinstance(sentence, str) else list(sentence)
+    fed = list(reversed(words)) if reverse_source else words
+    src = torch.tensor(src_vocab.encode(fed), dtype=torch.long)
+    max_length = 2 * len(words) + 10
+    result = greedy_decode(model, src, max_length) if beam_size == 1 else beam_search(model, src, beam_size,
+                                                                                        max_length)[0]
+    return fed + ["<eos>"], tgt_vocab.decode(result.ids, strip=False), result
+
+
+# --- measuring ----------------------------------------------------------------------------------------------------
+def score_translations(hypotheses: Sequence[Sequence[str]], references: Sequence[Sequence[str]]) -> dict[str, float]:
+    """Exact match, token accuracy (position-wise matches / the longer length) and corpus BLEU (sacrebleu)."""
+    import sacrebleu
+
+    if len(hypotheses) != len(references) or not references:
+        raise ValueError(f"need as many hypotheses as references (and at least one); got {len(hypotheses)} "
+                         f"and {len(references)}")
+    exact = sum(list(h) == list(r) for h, r in zip(hypotheses, references))
+    token = sum(sum(a == b for a, b in zip(h, r)) / max(len(h), len(r), 1) for h, r in zip(hypotheses, references))
+    bleu = sacrebleu.corpus_bleu([" ".join(h) for h in hypotheses], [[" ".join(r) for r in references]],
+                                 tokenize="none")
+    n = len(references)
+    return {"exact_match": exact / n, "token_accuracy": token / n, "bleu": float(bleu.score)}
+
+
+@torch.no_grad()
+def evaluate_pairs(model: Seq2Seq, pairs: Sequence[Pair], src_vocab: Vocab, tgt_vocab: Vocab,
+                   reverse_source: bool = False, batch_size: int = 250, unknown: str = "error") -> dict[str, float]:
+    """Greedy-decode every pair's source and score against its target (``score_translations``).
+
+    ``unknown="unk"`` maps words outside the vocabularies to <unk> (for real corpora) instead of raising.
+    """
+    model.eval()
+    hypotheses = []
+    for i in range(0, len(pairs), batch_size):
+        chunk = pairs[i:i + batch_size]
+        batch = make_batch(chunk, src_vocab, tgt_vocab, reverse_source, unknown)
+        ids, _ = greedy_batch(model, batch.src, batch.src_lengths, 2 * batch.tgt_out.shape[1] + 5)
+        hypotheses += [tgt_vocab.decode(row) for row in ids.tolist()]
+    return score_translations(hypotheses, [p.target for p in pairs])
+
+
+def accuracy_by_length(model: Seq2Seq, lengths: Sequence[int], n: int = 100, seed: int = 0,
+                       order: str = "reordered", reverse_source: bool = False) -> dict[int, dict[str, float]]:
+    """For each source length, the scores of ``n`` fresh synthetic sentences of exactly that length."""
+    task = SyntheticTranslation(order=order, reverse_source=reverse_source)
+    return {length: evaluate_pairs(model, sample_pairs(n, length, length, seed + length, order), task.src_vocab,
+                                   task.tgt_vocab, reverse_source)
+            for length in lengths}
+
+
+# --- training on the synthetic task and the zoo recipes ----------------------------------------------------------
+def train_synthetic(config: dict[str, Any], seed: int, progress: bool = True) -> tuple[Seq2Seq, dict[str, Any]]:
+    """Train ``build_model(config)`` on fresh synthetic batches (lengths ``min_length``..``max_length``).
+
+    The learning rate decays linearly from ``lr`` to ``lr / 10`` over the run. Every ``eval_every`` steps exact
+    match is measured on 100 held-out sentences of the training lengths (a validation set: its seed is not one the
+    zoo tests with); the weights with the best score are kept. The facts returned keep that curve (step, seconds,
+    exact match), so time-to-quality can be read off the manifest.
+    """
+    from attnmem.training import fit
+
+    order, reverse = config.get("order", "reordered"), config.get("reverse_source", False)
+    task = SyntheticTranslation(config["min_length"], config["max_length"], order, reverse)
+    held_out = task.pairs(100, seed=seed + 1000)
+    torch.manual_seed(seed)
+    model = build_model(config)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config["lr"])
+    start, steps_done = time.perf_counter(), [0]
+    curve: list[list[float]] = []
+    best: dict[str, Any] = {"exact": -1.0}
+
+    def loss_fn(model: Seq2Seq, batch: Batch) -> tuple[Tensor, dict[str, float]]:
+        for group in optimizer.param_groups:  # linear decay, set before this step's update
+            group["lr"] = config["lr"] * (1 - 0.9 * steps_done[0] / config["steps"])
+        steps_done[0] += 1
+        return sequence_loss(model, batch)
+
+    def evaluate(model: nn.Module) -> dict[str, float]:
+        exact = evaluate_pairs(model, held_out, task.src_vocab, task.tgt_vocab, reverse)["exact_match"]
+        curve.append([steps_done[0], round(time.perf_counter() - start, 1), exact])
+        if exact >= best["exact"]:
+            best.update(exact=exact, step=steps_done[0],
+                        state={k: v.detach().clone() for k, v in model.state_dict().items()})
+        return {"exact_match": exact}
+
+    history = fit(model, loss_fn, task.batches(config["batch_size"]), steps=config["steps"], optimizer=optimizer,
+                  seed=seed, progress=progress, evaluate=evaluate, eval_every=config["eval_every"],
+                  desc=f"seq2seq ({config['attention']})")
+    model.load_state_dict(best["state"])
+    return model, {"steps": history.steps, "final_loss": round(history.train[-1]["loss"], 5),
+                   "training_curve": curve, "kept_step": best["step"]}
+
+
+def evaluate_synthetic(model: Seq2Seq, config: dict[str, Any], seed: int) -> dict[str, float]:
+    """Exact match over training lengths, at the longest training length, and at 1.5x it; BLEU over the range."""
+    order, reverse = config.get("order", "reordered"), config.get("reverse_source", False)
+    task = SyntheticTranslation(order=order, reverse_source=reverse)
+    longest, n = config["max_length"], config.get("eval_n", 300)
+    pairs = sample_pairs(n, config["min_length"], longest, seed, order)
+    in_range = evaluate_pairs(model, pairs, task.src_vocab, task.tgt_vocab, reverse)
+    at = accuracy_by_length(model, [longest, int(1.5 * longest)], n, seed, order, reverse)
+    return {"exact_match": in_range["exact_match"], "bleu": in_range["bleu"],
+            f"exact_match_len{longest}": at[longest]["exact_match"],
+            f"exact_match_len{int(1.5 * longest)}": at[int(1.5 * longest)]["exact_match"]}
+
+
+def _recipe(name: str, attention: str, summary: str, chapter: str, steps: int) -> Any:
+    from attnmem.tasks.translation import source_vocab, target_vocab
+    from attnmem.zoo import Recipe
+
+    config = {"attention": attention, "src_vocab": len(source_vocab()), "tgt_vocab": len(target_vocab()),
+              "embed": 32, "hidden": 64, "bidirectional": True, "min_length": 3, "max_length": 30,
+              "order": "reordered", "batch_size": 64, "steps": steps, "lr": 0.004, "eval_every": 200, "eval_n": 300}
+    return Recipe(name=name, summary=summary, chapter=chapter, config=config, seed=0, build=build_model,
+                  train=train_synthetic, evaluate=evaluate_synthetic,
+                  tolerance={"exact_match": 0.06, "bleu": 3.0, "exact_match_len30": 0.08, "exact_match_len45": 0.1})
+
+
+PLAIN_RECIPE = _recipe("seq2seq_plain", "none", "GRU encoder-decoder without attention, synthetic task (chapter 2)",
+                       "02_the_bottleneck", 1000)
+BAHDANAU_RECIPE = _recipe("seq2seq_bahdanau", "bahdanau",
+                          "GRU encoder-decoder with Bahdanau attention, synthetic task (chapter 3)",
+                          "03_bahdanau_attention", 1000)
+
+
+# --- command line: train on a real tab-separated corpus ------------------------------------------------------------
+def main(argv: list[str] | None = None) -> int:
+    """``python -m attnmem.seq2seq fra.txt --out model.pt``: train the chapter's model on a tab-separated corpus."""
+    from attnmem.checkpoint import save_checkpoint
+    from attnmem.tasks.translation import CorpusError, load_parallel, split_pairs
+    from attnmem.training import fit
+
+    parser = argparse.ArgumentParser(prog="python -m attnmem.seq2seq", description=main.__doc__)
+    parser.add_argument("corpus", help="tab-separated file: source<TAB>target[<TAB>attribution] per line")
+    parser.add_argument("--out", required=True, help="where to write the checkpoint (.pt; a .json manifest beside it)")
+    parser.add_argument("--attention", default="bahdanau", choices=ATTENTIONS)
+    parser.add_argument("--max-length", type=int, default=10, help="drop pairs with a side longer than this")
+    parser.add_argument("--prefix", action="append", help="keep only sources starting with this (repeatable)")
+    parser.add_argument("--swap", action="store_true", help="translate the second column into the first")
+    parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--hidden", type=int, default=128)
+    parser.add_argument("--embed", type=int, default=64)
+    parser.add_argument("--min-count", type=int, default=2, help="rarer words become <unk>")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    try:
+        corpus = load_parallel(args.corpus, max_length=args.max_length, prefixes=args.prefix, swap=args.swap,
+                               on_error="skip")
+    except CorpusError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(corpus)
+    if len(corpus.pairs) < 3:
+        print("error: fewer than 3 pairs are left after filtering; loosen --max-length or --prefix", file=sys.stderr)
+        return 2
+    split = split_pairs(corpus.pairs, seed=args.seed)
+    src_vocab = Vocab.build((p.source for p in split.train), min_count=args.min_count)
+    tgt_vocab = Vocab.build((p.target for p in split.train), min_count=args.min_count)
+    config = {"attention": args.attention, "src_vocab": len(src_vocab), "tgt_vocab": len(tgt_vocab),
+              "embed": args.embed, "hidden": args.hidden, "bidirectional": True}
+    model = build_model(config)
+    batch_size = min(args.batch_size, len(split.train))
+
+    def draw(generator: torch.Generator) -> Batch:
+        index = torch.randint(0, len(split.train), (batch_size,), generator=generator).tolist()
+        return make_batch([split.train[i] for i in index], src_vocab, tgt_vocab, unknown="unk")
+
+    history = fit(model, sequence_loss, draw, steps=args.steps, seed=args.seed, desc="seq2seq")
+    held_out = split.test or split.valid or split.train
+    metrics = evaluate_pairs(model, held_out, src_vocab, tgt_vocab, unknown="unk")
+    print(f"{history.summary()}\ntest ({len(held_out)} pairs): " +
+          ", ".join(f"{k} {v:.3f}" for k, v in metrics.items()))
+    save_checkpoint(args.out, model, {"config": config, "corpus": corpus.path, "steps": history.steps,
+                                      "metrics": metrics, "src_vocab": src_vocab.itos, "tgt_vocab": tgt_vocab.itos,
+                                      "command": "python -m attnmem.seq2seq " + " ".join(argv or sys.argv[1:])})
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,636 @@
+"""A small simulated world that tells the stories of the 20 bAbI task families (Weston et al. 2015).
+
+Weston et al., "Towards AI-complete question answering: a set of prerequisite toy tasks" (2015), define twenty
+question-answering tasks, each testing one skill: following a person, counting, deduction, finding a path...
+This module re-creates the twenty *families* from scratch: people walk between rooms, pick up and drop things,
+animals fear one another, shapes sit left of one another. Every story is simulated, so each answer is computed
+from the world state and each question names the lines (the *supporting facts*) its answer follows from.
+
+A story is a tuple of ``Line``: a statement ``Line(id, "Mary went to the kitchen.")`` or a question
+``Line(id, "Where is Mary?", answer=("kitchen",), support=(1,))``. The text follows the public bAbI wording
+closely, but the stories are our own: word lists, lengths and question rates differ from the public files.
+
+``FAMILIES`` maps the task number 1..20 to ``(name, story function)``; a story function takes a
+``random.Random`` and returns one story's lines. ``lexicon()`` lists every word a story can contain.
+"""
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Sequence
+
+__all__ = ["Line", "FAMILIES", "TASK_NAMES", "lexicon", "tokenize"]
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of a bAbI story: a statement, or a question with its answer and supporting line ids."""
+
+    id: int
+    text: str
+    answer: tuple[str, ...] | None = None  # None for a statement
+    support: tuple[int, ...] = ()
+
+    @property
+    def is_question(self) -> bool:
+        return self.answer is not None
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-cased words of a sentence, without its final ``.`` or ``?``: ``"Where is Mary?"`` -> 3 words."""
+    return text.lower().rstrip(".?").split()
+
+
+# --- the world's vocabulary ------------------------------------------------------------------------------------
+PEOPLE = ("Mary", "John", "Daniel", "Sandra")
+OTHERS = ("Fred", "Jeff", "Bill", "Julie")  # a second cast for tasks 5, 10, 14
+GENDER = {"Mary": "she", "John": "he", "Daniel": "he", "Sandra": "she"}
+ROOMS = ("bathroom", "hallway", "garden", "office", "bedroom", "kitchen")
+PLACES = ("school", "park", "office", "kitchen", "cinema", "bedroom")  # tasks 10 and 14
+OBJECTS = ("football", "apple", "milk")
+MOVES = ("moved to", "went to", "journeyed to", "travelled to", "went back to")
+GETS = ("got", "grabbed", "picked up", "took")
+DROPS = ("dropped", "discarded", "put down", "left")
+GIVES = ("gave", "passed", "handed")
+NUMBERS = ("none", "one", "two", "three")
+DIRECTIONS = {"north": "n", "south": "s", "east": "e", "west": "w"}
+OPPOSITE = {"north": "south", "south": "north", "east": "west", "west": "east"}
+STEP = {"north": (0, 1), "south": (0, -1), "east": (1, 0), "west": (-1, 0)}
+ANIMALS = {"mouse": "mice", "cat": "cats", "sheep": "sheep", "wolf": "wolves"}
+NAMES_15 = ("Gertrude", "Winona", "Emily", "Jessica")
+SPECIES = ("swan", "lion", "frog", "rhino")
+COLOURS = ("white", "yellow", "green", "gray")
+NAMES_16 = ("Lily", "Bernhard", "Greg", "Julius", "Brian")
+SHAPES = ("red square", "blue square", "red sphere", "triangle", "pink rectangle", "yellow square")
+SPATIAL = {"above": (0, 1), "below": (0, -1), "to the left of": (-1, 0), "to the right of": (1, 0)}
+CONTAINERS = ("box", "chest", "suitcase", "container", "chocolate", "box of chocolates", "football")
+AGENTS = ("Antoine", "Sumit", "Yann", "Jason")
+MOTIVES = {"hungry": ("kitchen", "apple"), "thirsty": ("kitchen", "milk"), "tired": ("bedroom", "pajamas"),
+           "bored": ("garden", "football")}
+THEN = ("Then", "After that", "Following that", "Afterwards")
+TIMES = ("yesterday", "this morning", "this afternoon", "this evening")
+
+# Fixed words of every sentence and question shape the families below write ("{}" marks a slot).
+TEMPLATES = (
+    "{} {} the {}.", "{} {} the {} there.", "{} {} the {}.", "{} {} the {} to {}.",
+    "Where is {}?", "Where is the {}?", "Where was the {} before the {}?", "What is {} of the {}?",
+    "What is the {} {} of?", "What did {} give to {}?", "Who gave the {} to {}?", "Who did {} give the {} to?",
+    "Who received the {}?", "Who gave the {}?", "Is {} in the {}?", "How many objects is {} carrying?",
+    "What is {} carrying?", "{} is in the {}.", "{} is not in the {}.", "{} is no longer in the {}.",
+    "{} is either in the {} or the {}.", "{} {} {} the {}.", "{} and {} {} the {}.", "Then they {} the {}.",
+    "{} {} went to the {}.", "{} went to the {} {}.", "Where was {} before the {}?", "{} are afraid of {}.",
+    "{} is a {}.", "What is {} afraid of?", "{} is {}.", "What color is {}?", "The {} is {} the {}.",
+    "Is the {} {} the {}?", "The {} fits inside the {}.", "The {} is bigger than the {}.",
+    "Does the {} fit in the {}?", "Is the {} bigger than the {}?", "The {} is {} of the {}.",
+    "How do you go from the {} to the {}?", "{} is {}.", "Where will {} go?", "Why did {} go to the {}?",
+    "Why did {} get the {}?", "yes no maybe nothing",
+)
+
+
+def lexicon() -> list[str]:
+    """Every word (and comma-list answer) the 20 families can write, sorted: the generator's fixed vocabulary."""
+    words: set[str] = set()
+    lists: list[Iterable[str]] = [
+        PEOPLE, OTHERS, GENDER.values(), ROOMS, PLACES, OBJECTS, MOVES, GETS, DROPS, GIVES, NUMBERS, DIRECTIONS,
+        DIRECTIONS.values(), ANIMALS, ANIMALS.values(), NAMES_15, SPECIES, COLOURS, NAMES_16, SHAPES, SPATIAL,
+        CONTAINERS, AGENTS, MOTIVES, ["pajamas"], THEN, TIMES, TEMPLATES,
+    ]
+    for group in lists:
+        for phrase in group:
+            words.update(tokenize(phrase.replace("{}", " ")))
+    words.update(",".join(pair) for pair in _ordered_pairs(OBJECTS))
+    words.update(f"{a},{b}" for a in DIRECTIONS.values() for b in DIRECTIONS.values())
+    return sorted(words)
+
+
+def _ordered_pairs(items: Sequence[str]) -> list[tuple[str, str]]:
+    return [(a, b) for a in items for b in items if a != b]
+
+
+# --- building one story -----------------------------------------------------------------------------------------
+@dataclass
+class _Story:
+    """Collects lines, numbering them from 1 as the bAbI files do (questions take ids too)."""
+
+    lines: list[Line] = field(default_factory=list)
+
+    def say(self, text: str) -> int:
+        self.lines.append(Line(len(self.lines) + 1, text))
+        return len(self.lines)
+
+    def ask(self, text: str, answer: str | Sequence[str], support: Iterable[int]) -> None:
+        answers = (answer,) if isinstance(answer, str) else tuple(answer)
+        ids = tuple(sorted(set(support)))
+        self.lines.append(Line(len(self.lines) + 1, text, answers, ids))
+
+    @property
+    def questions(self) -> int:
+        return sum(line.is_question for line in self.lines)
+
+
+class _Household:
+    """People who walk between rooms, pick up, drop and pass objects; it remembers which line said what."""
+
+    def __init__(self, rng: random.Random, story: _Story, people: Sequence[str], objects: Sequence[str] = ()):
+        self.rng, self.story, self.people, self.objects = rng, story, list(people), list(objects)
+        self.location: dict[str, tuple[str, int]] = {}  # person -> (room, line that says so)
+        self.holding: dict[str, list[tuple[str, int]]] = {p: [] for p in people}  # person -> [(object, got line)]
+        self.dropped: dict[str, tuple[str, tuple[int, ...]]] = {}  # object -> (room, lines)
+        self.trail: dict[str, list[tuple[str, tuple[int, ...]]]] = {o: [] for o in objects}  # where it has been
+        self.last_object_event: dict[str, int] = {}  # person -> line of their latest get/drop/give
+
+    def holder(self, obj: str) -> str | None:
+        return next((p for p, held in self.holding.items() if any(o == obj for o, _ in held)), None)
+
+    def move(self, person: str) -> int:
+        here = self.location.get(person, ("", 0))[0]
+        room = self.rng.choice([r for r in ROOMS if r != here])
+        line = self.story.say(f"{person} {self.rng.choice(MOVES)} the {room}.")
+        self.location[person] = (room, line)
+        for obj, got in self.holding[person]:
+            self.trail[obj].append((room, (got, line)))
+        return line
+
+    def can_get(self, person: str, obj: str) -> bool:
+        if person not in self.location or self.holder(obj) is not None:
+            return False
+        return obj not in self.dropped or self.dropped[obj][0] == self.location[person][0]
+
+    def get(self, person: str, obj: str) -> int:
+        room, where_line = self.location[person]
+        line = self.story.say(f"{person} {self.rng.choice(GETS)} the {obj} there.")
+        self.holding[person].append((obj, line))
+        self.dropped.pop(obj, None)
+        if not self.trail[obj] or self.trail[obj][-1][0] != room:
+            self.trail[obj].append((room, (where_line, line)))
+        self.last_object_event[person] = line
+        return line
+
+    def drop(self, person: str, obj: str) -> int:
+        line = self.story.say(f"{person} {self.rng.choice(DROPS)} the {obj}.")
+        self.holding[person] = [(o, g) for o, g in self.holding[person] if o != obj]
+        room, where_line = self.location[person]
+        self.dropped[obj] = (room, (where_line, line))
+        self.last_object_event[person] = line
+        return line
+
+    def give(self, giver: str, receiver: str, obj: str) -> int:
+        line = self.story.say(f"{giver} {self.rng.choice(GIVES)} the {obj} to {receiver}.")
+        self.holding[giver] = [(o, g) for o, g in self.holding[giver] if o != obj]
+        self.holding[receiver].append((obj, line))
+        self.last_object_event[giver] = self.last_object_event[receiver] = line
+        return line
+
+    def where_object(self, obj: str) -> tuple[str, tuple[int, ...]] | None:
+        """The room an object is in and the lines that show it (it is carried, or dropped somewhere)."""
+        holder = self.holder(obj)
+        if holder is None:
+            return self.dropped.get(obj)
+        got = next(g for o, g in self.holding[holder] if o == obj)
+        room, where_line = self.location[holder]
+        return room, (got, where_line)
+
+    def random_action(self, give: bool = False, drop: float = 0.2) -> None:
+        """One random event: mostly moves; sometimes a pick-up, a drop or (with ``give``) a hand-over."""
+        rng = self.rng
+        options: list[Callable[[], int]] = []
+        for person in self.people:
+            options += [lambda p=person: self.move(p)] * 3
+            options += [lambda p=person, o=obj: self.get(p, o) for obj in self.objects if self.can_get(person, obj)]
+            for obj, _ in self.holding[person]:
+                if rng.random() < drop * 4:
+                    options.append(lambda p=person, o=obj: self.drop(p, o))
+                if give:
+                    options += [lambda p=person, q=other, o=obj: self.give(p, q, o)
+                                for other in self.people if other != person and other in self.location]
+        rng.choice(options)()
+
+
+# --- the 20 families: each function writes one story -------------------------------------------------------------
+def _walks(rng: random.Random, questions: int, ask: Callable[[_Household, str], None]) -> list[Line]:
+    story = _Story()
+    world = _Household(rng, story, PEOPLE)
+    for _ in range(questions):
+        for _ in range(2):
+            world.move(rng.choice(PEOPLE))
+        ask(world, rng.choice(sorted(world.location)))
+    return story.lines
+
+
+def single_supporting_fact(rng: random.Random) -> list[Line]:
+    """Task 1: "Where is Mary?" follows from the last line that moved Mary."""
+
+    def ask(world: _Household, person: str) -> None:
+        room, line = world.location[person]
+        world.story.ask(f"Where is {person}?", room, [line])
+
+    return _walks(rng, 5, ask)
+
+
+def _object_story(rng: random.Random, questions: int, known: Callable[[_Household], list[str]],
+                  ask: Callable[[_Household, str], None], actions: tuple[int, int], give: bool = False) -> list[Line]:
+    story = _Story()
+    world = _Household(rng, story, PEOPLE, OBJECTS)
+    while story.questions < questions:
+        for _ in range(rng.randint(*actions)):
+            world.random_action(give=give)
+        candidates = known(world)
+        if candidates:
+            ask(world, rng.choice(candidates))
+    return story.lines
+
+
+def two_supporting_facts(rng: random.Random) -> list[Line]:
+    """Task 2: "Where is the milk?" needs who carries it (or dropped it) and where that person is."""
+
+    def ask(world: _Household, obj: str) -> None:
+        room, lines = world.where_object(obj)  # type: ignore[misc]
+        world.story.ask(f"Where is the {obj}?", room, lines)
+
+    return _object_story(rng, 5, lambda w: [o for o in OBJECTS if w.where_object(o)], ask, (1, 4))
+
+
+def three_supporting_facts(rng: random.Random) -> list[Line]:
+    """Task 3: "Where was the milk before the office?" needs the pick-up and the last two rooms it was carried to."""
+
+    def movable(world: _Household) -> list[str]:
+        return [o for o in OBJECTS if len(world.trail[o]) >= 2]
+
+    def ask(world: _Household, obj: str) -> None:
+        (before, lines_before), (last, lines_last) = world.trail[obj][-2:]
+        world.story.ask(f"Where was the {obj} before the {last}?", before, lines_before + lines_last)
+
+    return _object_story(rng, 5, movable, ask, (2, 5))
+
+
+def two_argument_relations(rng: random.Random) -> list[Line]:
+    """Task 4: "The office is north of the bedroom." -> "What is north of the bedroom?" (office)."""
+    story = _Story()
+    first, second, third = rng.sample(ROOMS, 3)
+    direction = rng.choice(list(OPPOSITE))
+    across = rng.choice([d for d in OPPOSITE if d not in (direction, OPPOSITE[direction])])
+    facts = [(first, direction, second), (third, across, rng.choice([first, second]))]
+    rng.shuffle(facts)
+    lines = [story.say(f"The {a} is {d} of the {b}.") for a, d, b in facts]
+    index = rng.randrange(2)
+    a, d, b = facts[index]
+    if rng.random() < 0.5:
+        story.ask(f"What is {d} of the {b}?", a, [lines[index]])
+    else:
+        story.ask(f"What is the {a} {d} of?", b, [lines[index]])
+    return story.lines
+
+
+def three_argument_relations(rng: random.Random) -> list[Line]:
+    """Task 5: "Fred gave the milk to Jeff." -> who gave, who received, what was given."""
+    story = _Story()
+    world = _Household(rng, story, OTHERS, OBJECTS)
+    for person in OTHERS:
+        world.move(person)
+    while story.questions < 5:
+        before = len(story.lines)
+        world.random_action(give=True, drop=0.05)
+        text = story.lines[-1].text if len(story.lines) > before else ""
+        found = re.match(r"(\w+) (?:gave|passed|handed) the (\w+) to (\w+)\.", text)
+        if not found or rng.random() < 0.3:
+            continue
+        giver, obj, receiver = found.groups()
+        line = len(story.lines)
+        shape = rng.randrange(5)
+        if shape == 0:
+            story.ask(f"What did {giver} give to {receiver}?", obj, [line])
+        elif shape == 1:
+            story.ask(f"Who gave the {obj} to {receiver}?", giver, [line])
+        elif shape == 2:
+            story.ask(f"Who did {giver} give the {obj} to?", receiver, [line])
+        elif shape == 3:
+            story.ask(f"Who received the {obj}?", receiver, [line])
+        else:
+            story.ask(f"Who gave the {obj}?", giver, [line])
+    return story.lines
+
+
+def yes_no_questions(rng: random.Random) -> list[Line]:
+    """Task 6: "Is John in the garden?" answered yes or no from John's last move."""
+
+    def ask(world: _Household, person: str) -> None:
+        room, line = world.location[person]
+        asked = room if rng.random() < 0.5 else rng.choice([r for r in ROOMS if r != room])
+        world.story.ask(f"Is {person} in the {asked}?", "yes" if asked == room else "no", [line])
+
+    return _walks(rng, 5, ask)
+
+
+def _carrying(world: _Household) -> list[str]:
+    return [p for p in PEOPLE if p in world.last_object_event]
+
+
+def _held_support(world: _Household, person: str) -> list[int]:
+    held = [got for _, got in world.holding[person]]
+    return held or [world.last_object_event[person]]
+
+
+def counting(rng: random.Random) -> list[Line]:
+    """Task 7: "How many objects is Mary carrying?" counts pick-ups, drops and hand-overs."""
+
+    def ask(world: _Household, person: str) -> None:
+        count = NUMBERS[len(world.holding[person])]
+        world.story.ask(f"How many objects is {person} carrying?", count, _held_support(world, person))
+
+    return _object_story(rng, 5, _carrying, ask, (1, 3), give=True)
+
+
+def lists_sets(rng: random.Random) -> list[Line]:
+    """Task 8: "What is Mary carrying?" answered with a comma list in pick-up order, or "nothing"."""
+
+    def ask(world: _Household, person: str) -> None:
+        answer = [obj for obj, _ in world.holding[person]] or ["nothing"]
+        world.story.ask(f"What is {person} carrying?", answer, _held_support(world, person))
+
+    def fewer_than_three(world: _Household) -> list[str]:
+        return [p for p in _carrying(world) if len(world.holding[p]) < 3]
+
+    return _object_story(rng, 5, fewer_than_three, ask, (1, 3), give=True)
+
+
+def simple_negation(rng: random.Random) -> list[Line]:
+    """Task 9: "Sandra is not in the garden." -> "Is Sandra in the garden?" (no)."""
+    story = _Story()
+    facts: dict[str, tuple[str, bool, int]] = {}  # person -> (room, is there, line)
+    while story.questions < 5:
+        for _ in range(2):
+            person, room = rng.choice(PEOPLE), rng.choice(ROOMS)
+            if rng.random() < 0.4:
+                template = rng.choice(["{} is not in the {}.", "{} is no longer in the {}."])
+                facts[person] = (room, False, story.say(template.format(person, room)))
+            else:
+                verb = rng.choice(("is in", *MOVES))
+                facts[person] = (room, True, story.say(f"{person} {verb} the {room}."))
+        person = rng.choice(sorted(facts))
+        room, there, line = facts[person]
+        if there and rng.random() < 0.5:
+            asked = rng.choice([r for r in ROOMS if r != room])
+            story.ask(f"Is {person} in the {asked}?", "no", [line])
+        else:
+            story.ask(f"Is {person} in the {room}?", "yes" if there else "no", [line])
+    return story.lines
+
+
+def indefinite_knowledge(rng: random.Random) -> list[Line]:
+    """Task 10: "Julie is either in the school or the park." -> "Is Julie in the park?" (maybe)."""
+    story = _Story()
+    facts: dict[str, tuple[tuple[str, ...], int]] = {}
+    while story.questions < 5:
+        for _ in range(2):
+            person = rng.choice(OTHERS)
+            if rng.random() < 0.5:
+                a, b = rng.sample(PLACES, 2)
+                facts[person] = ((a, b), story.say(f"{person} is either in the {a} or the {b}."))
+            else:
+                place = rng.choice(PLACES)
+                facts[person] = ((place,), story.say(f"{person} {rng.choice(MOVES)} the {place}."))
+        person = rng.choice(sorted(facts))
+        possible, line = facts[person]
+        asked = rng.choice(possible) if rng.random() < 0.5 else rng.choice([p for p in PLACES if p not in possible])
+        answer = "no" if asked not in possible else ("yes" if len(possible) == 1 else "maybe")
+        story.ask(f"Is {person} in the {asked}?", answer, [line])
+    return story.lines
+
+
+def basic_coreference(rng: random.Random) -> list[Line]:
+    """Task 11: "Mary went to the office. Then she moved to the garden." -> "Where is Mary?" needs both lines."""
+    story = _Story()
+    known: dict[str, tuple[str, tuple[int, ...]]] = {}
+    while story.questions < 5:
+        person, room = rng.choice(PEOPLE), rng.choice(ROOMS)
+        first = story.say(f"{person} {rng.choice(MOVES)} the {room}.")
+        known[person] = (room, (first,))
+        if rng.random() < 0.7:
+            room = rng.choice([r for r in ROOMS if r != room])
+            then = story.say(f"{rng.choice(THEN)} {GENDER[person]} {rng.choice(MOVES)} the {room}.")
+            known[person] = (room, (first, then))
+        if len(known) > 1 or rng.random() < 0.5:
+            asked = rng.choice(sorted(known))
+            story.ask(f"Where is {asked}?", known[asked][0], known[asked][1])
+    return story.lines
+
+
+def conjunction(rng: random.Random) -> list[Line]:
+    """Task 12: "Mary and John went to the garden." -> "Where is John?"."""
+    story = _Story()
+    known: dict[str, tuple[str, int]] = {}
+    for _ in range(5):
+        for _ in range(2):
+            a, b = rng.sample(PEOPLE, 2)
+            room = rng.choice(ROOMS)
+            line = story.say(f"{a} and {b} {rng.choice(MOVES)} the {room}.")
+            known[a] = known[b] = (room, line)
+        asked = rng.choice(sorted(known))
+        story.ask(f"Where is {asked}?", known[asked][0], [known[asked][1]])
+    return story.lines
+
+
+def compound_coreference(rng: random.Random) -> list[Line]:
+    """Task 13: "Mary and John went to the garden. Then they moved to the office." -> "Where is John?"."""
+    story = _Story()
+    known: dict[str, tuple[str, tuple[int, ...]]] = {}
+    for _ in range(5):
+        for _ in range(2 if rng.random() < 0.5 else 1):
+            a, b = rng.sample(PEOPLE, 2)
+            room = rng.choice(ROOMS)
+            first = story.say(f"{a} and {b} {rng.choice(MOVES)} the {room}.")
+            known[a] = known[b] = (room, (first,))
+            room = rng.choice([r for r in ROOMS if r != room])
+            then = story.say(f"{rng.choice(THEN)} they {rng.choice(MOVES)} the {room}.")
+            known[a] = known[b] = (room, (first, then))
+        asked = rng.choice(sorted(known))
+        story.ask(f"Where is {asked}?", known[asked][0], known[asked][1])
+    return story.lines
+
+
+def time_reasoning(rng: random.Random) -> list[Line]:
+    """Task 14: "Yesterday Julie went to the park. This morning Julie went to the school." -> before the school?"""
+    story = _Story()
+    days: dict[str, list[tuple[int, str]]] = {}  # person -> [(time index, place)]
+    events = []
+    for person in rng.sample(OTHERS, 2):
+        times = sorted(rng.sample(range(4), rng.randint(2, 4)))
+        places = rng.sample(PLACES, len(times))
+        days[person] = list(zip(times, places))
+        events += [(person, t, p) for t, p in days[person]]
+    rng.shuffle(events)
+    line_of: dict[tuple[str, int], int] = {}
+    for person, time, place in events:
+        when, verb = TIMES[time], rng.choice(MOVES)
+        if rng.random() < 0.5:
+            text = f"{when.capitalize()} {person} {verb} the {place}."
+        else:
+            text = f"{person} {verb} the {place} {when}."
+        line_of[(person, time)] = story.say(text)
+    for person in rng.sample(sorted(days), len(days)) * 2:
+        visits = days[person]
+        k = rng.randrange(1, len(visits))
+        (t0, before), (t1, after) = visits[k - 1], visits[k]
+        story.ask(f"Where was {person} before the {after}?", before, [line_of[(person, t0)], line_of[(person, t1)]])
+    return story.lines
+
+
+def basic_deduction(rng: random.Random) -> list[Line]:
+    """Task 15: "Sheep are afraid of wolves. Gertrude is a sheep." -> "What is Gertrude afraid of?" (wolf)."""
+    story = _Story()
+    kinds = list(ANIMALS)
+    fears = {kind: rng.choice([k for k in kinds if k != kind]) for kind in kinds}
+    names = dict(zip(NAMES_15, rng.sample(kinds, len(kinds))))
+    facts = [("fear", k) for k in kinds] + [("is", n) for n in NAMES_15]
+    rng.shuffle(facts)
+    line_of: dict[tuple[str, str], int] = {}
+    for what, who in facts:
+        if what == "fear":
+            text = f"{ANIMALS[who].capitalize()} are afraid of {ANIMALS[fears[who]]}."
+        else:
+            text = f"{who} is a {names[who]}."
+        line_of[(what, who)] = story.say(text)
+    for name in rng.sample(NAMES_15, 4):
+        kind = names[name]
+        story.ask(f"What is {name} afraid of?", fears[kind], [line_of[("is", name)], line_of[("fear", kind)]])
+    return story.lines
+
+
+def basic_induction(rng: random.Random) -> list[Line]:
+    """Task 16: "Lily is a swan. Lily is white. Greg is a swan." -> "What color is Greg?" (white)."""
+    story = _Story()
+    colour = dict(zip(SPECIES, rng.sample(COLOURS, len(COLOURS))))
+    names = rng.sample(NAMES_16, 5)
+    asked, example = names[0], names[1]
+    kind_of = {name: rng.choice(SPECIES) for name in names}
+    kind_of[example] = kind_of[asked]
+    facts = [(n, f"{n} is a {kind_of[n]}.") for n in names] + [(n, f"{n} is {colour[kind_of[n]]}.") for n in names[1:]]
+    order = rng.sample(facts, len(facts))
+    line_of = {text: story.say(text) for _, text in order}
+    support = [line_of[f"{example} is a {kind_of[example]}."], line_of[f"{example} is {colour[kind_of[example]]}."],
+               line_of[f"{asked} is a {kind_of[asked]}."]]
+    story.ask(f"What color is {asked}?", colour[kind_of[asked]], support)
+    return story.lines
+
+
+def positional_reasoning(rng: random.Random) -> list[Line]:
+    """Task 17: "The triangle is above the red square. The red sphere is left of the triangle." -> yes/no."""
+    story = _Story()
+    a, b, c = rng.sample(SHAPES, 3)
+    first = rng.choice(list(SPATIAL))
+    second = rng.choice([r for r in SPATIAL if SPATIAL[r] != tuple(-x for x in SPATIAL[first])])  # c is not on b
+    where = {b: (0, 0), a: SPATIAL[first]}
+    where[c] = (where[a][0] + SPATIAL[second][0], where[a][1] + SPATIAL[second][1])
+    lines = [story.say(f"The {a} is {first} the {b}."), story.say(f"The {c} is {second} the {a}.")]
+    pairs = [(c, b), (b, c)] * 4
+    rng.shuffle(pairs)
+    for x, y in pairs:
+        relation = rng.choice(list(SPATIAL))
+        dx, dy = SPATIAL[relation]
+        offset = (where[x][0] - where[y][0], where[x][1] - where[y][1])
+        holds = offset[0] * dx > 0 if dx else offset[1] * dy > 0
+        story.ask(f"Is the {x} {relation} the {y}?", "yes" if holds else "no", lines)
+    return story.lines
+
+
+def size_reasoning(rng: random.Random) -> list[Line]:
+    """Task 18: "The box fits inside the chest. The chest is bigger than the football." -> "Does the chest fit..."."""
+    story = _Story()
+    order = rng.sample(CONTAINERS, 5)  # smallest first
+    edges: list[tuple[str, str, int]] = []  # (smaller, bigger, line)
+    for small, big in rng.sample([(order[i], order[i + 1]) for i in range(4)], 4):
+        if rng.random() < 0.5:
+            edges.append((small, big, story.say(f"The {small} fits inside the {big}.")))
+        else:
+            edges.append((small, big, story.say(f"The {big} is bigger than the {small}.")))
+    bigger = {s: (b, line) for s, b, line in edges}
+    chains = []  # (small, big, lines) for chains of one or two facts
+    for small, (big, line) in bigger.items():
+        chains.append((small, big, (line,)))
+        if big in bigger:
+            chains.append((small, bigger[big][0], (line, bigger[big][1])))
+    for small, big, lines in rng.sample(chains, 4):
+        yes = rng.random() < 0.5
+        x, y = (small, big) if yes else (big, small)
+        if rng.random() < 0.5:
+            story.ask(f"Does the {x} fit in the {y}?", "yes" if yes else "no", lines)
+        else:
+            story.ask(f"Is the {y} bigger than the {x}?", "yes" if yes else "no", lines)
+    return story.lines
+
+
+def path_finding(rng: random.Random) -> list[Line]:
+    """Task 19: five rooms on a grid -> "How do you go from the garden to the office?" (e.g. "n,e")."""
+    story = _Story()
+    rooms = rng.sample(ROOMS, 5)
+    cell = {rooms[0]: (0, 0)}
+    edges: list[tuple[str, str, str]] = []  # (room, direction from other to room, other)
+    for room in rooms[1:]:
+        while True:
+            other = rng.choice(sorted(cell))
+            direction = rng.choice(list(STEP))
+            spot = (cell[other][0] + STEP[direction][0], cell[other][1] + STEP[direction][1])
+            if spot not in cell.values():
+                cell[room] = spot
+                edges.append((room, direction, other))
+                break
+    rng.shuffle(edges)
+    line_of: dict[frozenset[str], int] = {}
+    for room, direction, other in edges:
+        if rng.random() < 0.5:
+            text = f"The {room} is {direction} of the {other}."
+        else:
+            text = f"The {other} is {OPPOSITE[direction]} of the {room}."
+        line_of[frozenset((room, other))] = story.say(text)
+    step = {}  # (from, to) -> direction of travel
+    for room, direction, other in edges:
+        step[(other, room)], step[(room, other)] = direction, OPPOSITE[direction]
+    paths = [(a, b, c) for (a, b) in step for (b2, c) in step if b2 == b and c != a]
+    start, middle, end = rng.choice(paths)
+    answer = [DIRECTIONS[step[(start, middle)]], DIRECTIONS[step[(middle, end)]]]
+    support = [line_of[frozenset((start, middle))], line_of[frozenset((middle, end))]]
+    story.ask(f"How do you go from the {start} to the {end}?", answer, support)
+    return story.lines
+
+
+def agents_motivations(rng: random.Random) -> list[Line]:
+    """Task 20: "Sumit is tired." -> "Where will Sumit go?" (bedroom), "Why did Sumit go to the bedroom?"."""
+    story = _Story()
+    for person in rng.sample(AGENTS, 2):
+        motive = rng.choice(list(MOTIVES))
+        room, thing = MOTIVES[motive]
+        why = story.say(f"{person} is {motive}.")
+        story.ask(f"Where will {person} go?", room, [why])
+        went = story.say(f"{person} {rng.choice(MOVES)} the {room}.")
+        story.ask(f"Why did {person} go to the {room}?", motive, [why, went])
+        got = story.say(f"{person} {rng.choice(GETS)} the {thing} there.")
+        story.ask(f"Why did {person} get the {thing}?", motive, [why, got])
+    return story.lines
+
+
+FAMILIES: dict[int, tuple[str, Callable[[random.Random], list[Line]]]] = {
+    1: ("single-supporting-fact", single_supporting_fact),
+    2: ("two-supporting-facts", two_supporting_facts),
+    3: ("three-supporting-facts", three_supporting_facts),
+    4: ("two-arg-relations", two_argument_relations),
+    5: ("three-arg-relations", three_argument_relations),
+    6: ("yes-no-questions", yes_no_questions),
+    7: ("counting", counting),
+    8: ("lists-sets", lists_sets),
+    9: ("simple-negation", simple_negation),
+    10: ("indefinite-knowledge", indefinite_knowledge),
+    11: ("basic-coreference", basic_coreference),
+    12: ("conjunction", conjunction),
+    13: ("compound-coreference", compound_coreference),
+    14: ("time-reasoning", time_reasoning),
+    15: ("basic-deduction", basic_deduction),
+    16: ("basic-induction", basic_induction),
+    17: ("positional-reasoning", positional_reasoning),
+    18: ("size-reasoning", size_reasoning),
+    19: ("path-finding", path_finding),
+    20: ("agents-motivations", agents_motivations),
+}
+
+#: task number -> public file stem, e.g. 1 -> "qa1_single-supporting-fact"
+TASK_NAMES: dict[int, str] = {k: f"qa{k}_{name}" for k, (name, _) in FAMILIES.items()}

@@ -1,0 +1,201 @@
+"""End-to-end memory networks: encodings, hops, tying, masks, noise, training."""
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch.nn import functional as F
+
+from attnmem.memnet import (MemN2N, PerTaskMemN2N, TrainConfig, add_empty_memories, babi_data, evaluate_error,
+                            position_encoding, train_babi, train_memnet)
+from attnmem.tasks import babi
+from attnmem.tasks.babi import BabiBatch, Vocabulary
+
+VOCAB = Vocabulary.generator()
+
+
+def _batch(task: int = 2, n: int = 16, seed: int = 0) -> BabiBatch:
+    return babi_data(task, n, seed, VOCAB)
+
+
+def test_position_encoding_matches_the_formula_by_hand():
+    weights = position_encoding(torch.tensor([2, 1, 0]), max_length=3, dim=2)
+    # J = 2: l_kj = (1 - j/2) - (k/2)(1 - j): j=1 -> (0.5, 0.5); j=2 -> (0.5, 1.0); j=3 is past the end
+    torch.testing.assert_close(weights[0], torch.tensor([[0.5, 0.5], [0.5, 1.0], [0.0, 0.0]]))
+    # J = 1: j=1 -> (0 - (k/2)(-1)) = (0.5, 1.0)
+    torch.testing.assert_close(weights[1], torch.tensor([[0.5, 1.0], [0.0, 0.0], [0.0, 0.0]]))
+    assert weights[2].eq(0).all()  # an empty sentence: no NaN from J = 0
+
+
+def test_one_hop_equals_the_equations_written_out():
+    torch.manual_seed(0)
+    model = MemN2N(len(VOCAB), dim=8, hops=1, encoding="bow", temporal=False)
+    batch = _batch()
+    out = model.run(batch)
+    a, c = model.embeddings[0, 0], model.embeddings[0, 1]
+    u = a[batch.query].sum(-2)  # B = A^1
+    m, cm = a[batch.memory].sum(-2), c[batch.memory].sum(-2)
+    p = torch.softmax((m @ u.unsqueeze(-1)).squeeze(-1).masked_fill(~batch.memory_mask, float("-inf")), -1)
+    o = (p.unsqueeze(-1) * cm).sum(1)
+    torch.testing.assert_close(out.logits, (u + o) @ c.T)  # W^T = C^K
+    torch.testing.assert_close(out.attention[:, 0], p)
+
+
+@pytest.mark.parametrize("tying", ["adjacent", "layerwise"])
+@pytest.mark.parametrize("encoding", ["bow", "position"])
+def test_shapes_and_attention_is_a_distribution_per_hop(tying, encoding):
+    model = MemN2N(len(VOCAB), dim=10, hops=3, encoding=encoding, tying=tying)
+    batch = _batch(3, 12)
+    out = model.run(batch)
+    assert out.logits.shape == (12, len(VOCAB))
+    assert out.attention.shape == (12, 3, batch.memory.shape[1])
+    assert (out.attention >= 0).all()
+    torch.testing.assert_close(out.attention.sum(-1), torch.ones(12, 3))
+    assert out.attention.masked_select(~batch.memory_mask.unsqueeze(1)).eq(0).all()
+    expected = 4 if tying == "adjacent" else 3
+    assert model.embeddings.shape[1] == expected and (tying == "layerwise") == hasattr(model, "hop_map")
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.integers(0, 6), min_size=1, max_size=5), st.integers(0, 1000))
+def test_empty_memories_get_no_weight_and_an_empty_story_gives_no_nan(counts, seed):
+    torch.manual_seed(seed)
+    slots, length = max(counts) or 1, 4
+    memory = torch.randint(1, len(VOCAB), (len(counts), slots, length))
+    mask = torch.arange(slots).unsqueeze(0) < torch.tensor(counts).unsqueeze(1)
+    memory = memory * mask.unsqueeze(-1)
+    times = (torch.tensor(counts).unsqueeze(1) - 1 - torch.arange(slots)).clamp(min=0)
+    query = torch.randint(1, len(VOCAB), (len(counts), 3))
+    out = MemN2N(len(VOCAB), dim=6, hops=2)(memory, mask, times, query)
+    assert torch.isfinite(out.logits).all()
+    sums = out.attention.sum(-1)
+    for row, count in enumerate(counts):
+        torch.testing.assert_close(sums[row], torch.full((2,), 1.0 if count else 0.0))
+    assert out.attention.masked_select(~mask.unsqueeze(1)).eq(0).all()
+
+
+def test_bag_of_words_ignores_word_order_and_position_encoding_does_not():
+    batch = _batch(4, 8)
+    flipped = batch._replace(memory=torch.stack([_reverse_words(s) for s in batch.memory]))
+    torch.manual_seed(1)
+    bow = MemN2N(len(VOCAB), dim=8, encoding="bow")
+    torch.testing.assert_close(bow.run(batch).logits, bow.run(flipped).logits)
+    torch.manual_seed(1)
+    pe = MemN2N(len(VOCAB), dim=8, encoding="position")
+    assert not torch.allclose(pe.run(batch).logits, pe.run(flipped).logits)
+
+
+def _reverse_words(memory: torch.Tensor) -> torch.Tensor:
+    out = torch.zeros_like(memory)
+    for i, sentence in enumerate(memory):
+        words = sentence[sentence != 0]
+        out[i, : len(words)] = words.flip(0)
+    return out
+
+
+def test_temporal_encoding_makes_time_matter():
+    batch = _batch(1, 8)
+    shifted = batch._replace(times=batch.times + 3)
+    plain = MemN2N(len(VOCAB), dim=8, temporal=False)
+    torch.testing.assert_close(plain.run(batch).logits, plain.run(shifted).logits)
+    timed = MemN2N(len(VOCAB), dim=8, temporal=True)
+    assert not torch.allclose(timed.run(batch).logits, timed.run(shifted).logits)
+
+
+def test_linear_start_removes_the_memory_softmax():
+    model = MemN2N(len(VOCAB), dim=8, hops=2)
+    batch = _batch(1, 4)
+    model.linear_start = True
+    out = model.run(batch)
+    assert not torch.allclose(out.attention.sum(-1), torch.ones(4, 2))
+    assert out.attention.masked_select(~batch.memory_mask.unsqueeze(1)).eq(0).all()
+
+
+def test_random_noise_inserts_empty_memories_and_keeps_the_sentences_in_order():
+    batch = _batch(2, 20)
+    same = add_empty_memories(batch, 0.0, torch.Generator().manual_seed(0))
+    assert same is batch
+    noisy = add_empty_memories(batch, 0.5, torch.Generator().manual_seed(0))
+    for b in range(batch.size):
+        real = batch.memory[b][batch.memory_mask[b]]
+        kept = noisy.memory[b][noisy.memory_mask[b]]
+        nonempty = kept[kept.ne(0).any(-1)]
+        torch.testing.assert_close(nonempty, real)  # the same sentences, in the same order
+        count = int(noisy.memory_mask[b].sum())
+        assert noisy.times[b, :count].tolist() == list(range(count - 1, -1, -1))
+        assert int(noisy.support[b].sum()) == int(batch.support[b].sum())
+    assert noisy.memory_mask.sum() > batch.memory_mask.sum()
+    with pytest.raises(ValueError, match="rate"):
+        add_empty_memories(batch, 1.0, torch.Generator())
+
+
+def test_bad_configurations_and_inputs_are_explained():
+    with pytest.raises(ValueError, match="encoding"):
+        MemN2N(10, encoding="tfidf")
+    with pytest.raises(ValueError, match="tying"):
+        MemN2N(10, tying="none")
+    with pytest.raises(ValueError, match="hops"):
+        MemN2N(10, hops=0)
+    model = MemN2N(len(VOCAB), dim=4)
+    batch = _batch(1, 2)
+    with pytest.raises(ValueError, match="memory must be"):
+        model(batch.memory[0], batch.memory_mask, batch.times, batch.query)
+    with pytest.raises(ValueError, match="memory_mask"):
+        model(batch.memory, batch.memory_mask.long(), batch.times, batch.query)
+    with pytest.raises(ValueError, match="times"):
+        model(batch.memory, batch.memory_mask, batch.times[:, :1], batch.query)
+    with pytest.raises(ValueError, match="query must be"):
+        model(batch.memory, batch.memory_mask, batch.times, batch.query[:1])
+    with pytest.raises(TypeError, match="word indices"):
+        model(batch.memory.float(), batch.memory_mask, batch.times, batch.query)
+    with pytest.raises(ValueError, match="knows 5 words"):
+        MemN2N(5)(batch.memory, batch.memory_mask, batch.times, batch.query)
+    with pytest.raises(ValueError, match="restarts"):
+        train_memnet([(batch, batch)], len(VOCAB), TrainConfig(restarts=0))
+    with pytest.raises(ValueError, match="non-empty"):
+        train_memnet([], len(VOCAB))
+    with pytest.raises(KeyError, match="no model for task 2"):
+        PerTaskMemN2N(len(VOCAB), TrainConfig(dim=4), tasks=[1]).index(2)
+
+
+def test_training_is_deterministic_under_a_seed():
+    batch = _batch(1, 64)
+    config = TrainConfig(dim=8, epochs=2, restarts=1)
+    first, _ = train_memnet([(batch, batch)], len(VOCAB), config, seed=3)
+    again, _ = train_memnet([(batch, batch)], len(VOCAB), config, seed=3)
+    for a, b in zip(first.parameters(), again.parameters()):
+        torch.testing.assert_close(a, b)
+    assert F.cross_entropy(first.run(batch).logits, batch.answer).isfinite()
+
+
+@pytest.mark.learning
+def test_task_one_is_learned_in_seconds():
+    data = {1: babi.samples(babi.generate(1, 1000, seed=0))}
+    config = TrainConfig(epochs=8, restarts=1, anneal_every=4, lr=0.02, linear_start=False, noise=0.0)
+    model, facts = train_babi(data, VOCAB, config, seed=0, progress=False)
+    error = evaluate_error(model, babi_data(1, 500, 1, VOCAB))
+    assert error <= 0.05, (error, facts)
+
+
+def test_answer_question_and_the_explorer_show_each_hop_with_supporting_facts():
+    from attnmem.memnet import answer_question
+    from attnmem.viz.memnet import MemNetExplorer
+
+    model = TrainConfig(dim=8).model(len(VOCAB), models=2)
+    sample = babi.samples(babi.generate(2, 5, seed=11))[3]
+    answered = answer_question(model, VOCAB, sample, model_index=1)
+    assert answered.attention.shape == (3, len(sample.context)) and answered.answer in VOCAB.index
+    assert [sample.context_ids[i] for i in answered.support] == list(sample.support)
+    with pytest.raises(ValueError, match="story is empty"):
+        answer_question(model, VOCAB, sample._replace(context=(), context_ids=()))
+    explorer = MemNetExplorer(model, VOCAB, [(2, sample), (1, babi.samples(babi.generate(1, 1, 0))[0])], {2: 1})
+    spec = explorer.view_spec()
+    assert spec["kind"] == "frames" and len(spec["examples"]) == 2
+    frames = spec["examples"][0]["frames"]
+    assert len(frames) == 3 and frames[0]["panels"][0]["highlight"] == list(answered.support)
+    assert "<script" in explorer.to_html() and explorer.to_png()[:4] == b"\x89PNG"
+    with pytest.raises(ValueError, match="at least one"):
+        MemNetExplorer(model, VOCAB, [])
+    with pytest.raises(KeyError, match="unknown word"):
+        MemNetExplorer(model, VOCAB, [(1, sample._replace(question="Where is the zebra?"))])
