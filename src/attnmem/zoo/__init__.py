@@ -52,6 +52,8 @@ RECIPES: dict[str, str] = {
     "seq2seq_plain": "attnmem.seq2seq:PLAIN_RECIPE",
     "seq2seq_bahdanau": "attnmem.seq2seq:BAHDANAU_RECIPE",
     "memn2n_babi_1k": "attnmem.memnet:MEMN2N_BABI_RECIPE",
+    "programmer_arithmetic": "attnmem.programmer:ARITHMETIC_RECIPE",
+    "programmer_tables": "attnmem.programmer:TABLES_RECIPE",
 }
 
 
