@@ -47,13 +47,16 @@ ZOO_DIR = Path(__file__).resolve().parent
 #: name -> "module:attribute" of its Recipe. Imported lazily, so listing the zoo stays fast.
 RECIPES: dict[str, str] = {
     "kernel_regression": "attnmem.pooling:KERNEL_REGRESSION_RECIPE",
-    "ntm_copy": "attnmem.ntm:NTM_COPY_RECIPE",
-    "lstm_copy": "attnmem.ntm:LSTM_COPY_RECIPE",
-    "seq2seq_plain": "attnmem.seq2seq:PLAIN_RECIPE",
-    "seq2seq_bahdanau": "attnmem.seq2seq:BAHDANAU_RECIPE",
-    "memn2n_babi_1k": "attnmem.memnet:MEMN2N_BABI_RECIPE",
     "programmer_arithmetic": "attnmem.programmer:ARITHMETIC_RECIPE",
     "programmer_tables": "attnmem.programmer:TABLES_RECIPE",
+    "act_parity": "attnmem.act:ACT_PARITY_RECIPE",
+    "act_parity_fixed": "attnmem.act:ACT_PARITY_FIXED_RECIPE",
+    "act_parity_tau_sweep": "attnmem.act:ACT_PARITY_TAU_SWEEP_RECIPE",
+    "seq2seq_plain": "attnmem.seq2seq:PLAIN_RECIPE",
+    "seq2seq_bahdanau": "attnmem.seq2seq:BAHDANAU_RECIPE",
+    "ntm_copy": "attnmem.ntm:NTM_COPY_RECIPE",
+    "lstm_copy": "attnmem.ntm:LSTM_COPY_RECIPE",
+    "memn2n_babi_1k": "attnmem.memnet:MEMN2N_BABI_RECIPE",
 }
 
 
