@@ -23,6 +23,8 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from attnmem.tasks import check_positive, generator_from
+
 __all__ = [
     "AlgorithmicBatch",
     "copy_task",
@@ -44,22 +46,8 @@ class AlgorithmicBatch(NamedTuple):
     lengths: Tensor  # (B,) long: the sequence length (items for recall, inputs for sort)
 
 
-def _generator(seed: int | torch.Generator) -> torch.Generator:
-    if isinstance(seed, torch.Generator):
-        return seed
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int or a torch.Generator, got {seed!r}")
-    return torch.Generator().manual_seed(seed)
-
-
-def _check_positive(**values: int) -> None:
-    for name, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
-
-
 def _check_range(low_name: str, low: int, high_name: str, high: int) -> None:
-    _check_positive(**{low_name: low, high_name: high})
+    check_positive(**{low_name: low, high_name: high})
     if low > high:
         raise ValueError(f"{low_name} ({low}) must not exceed {high_name} ({high}); swap them or widen the range")
 
@@ -80,9 +68,9 @@ def copy_task(
     Input channels: ``width`` bits + 1 delimiter channel. The target is the sequence itself, scored on the
     ``L`` steps after the delimiter. Lengths are uniform in ``[min_len, max_len]``; T = 2 * max(L) + 1.
     """
-    _check_positive(batch_size=batch_size, width=width)
+    check_positive(batch_size=batch_size, width=width)
     _check_range("min_len", min_len, "max_len", max_len)
-    generator = _generator(seed)
+    generator = generator_from(seed)
     lengths = _lengths(batch_size, min_len, max_len, generator)
     longest = int(lengths.max())
     steps = 2 * longest + 1
@@ -113,10 +101,10 @@ def repeat_copy_task(
     step, normalised to mean 0 and variance 1 over the uniform range ``[min_repeats, max_repeats]`` as in the
     paper. Output channels: ``width`` bits + the end marker, which is 1 only on the last scored step.
     """
-    _check_positive(batch_size=batch_size, width=width)
+    check_positive(batch_size=batch_size, width=width)
     _check_range("min_len", min_len, "max_len", max_len)
     _check_range("min_repeats", min_repeats, "max_repeats", max_repeats)
-    generator = _generator(seed)
+    generator = generator_from(seed)
     lengths = _lengths(batch_size, min_len, max_len, generator)
     repeats = _lengths(batch_size, min_repeats, max_repeats, generator)
     mean = (min_repeats + max_repeats) / 2
@@ -153,11 +141,11 @@ def associative_recall_task(
     the items comes the query (one item other than the last) between two steps on the query-delimiter channel; the
     answer, the next item, is scored on the ``item_len`` steps after that. Input channels: ``width`` + 2.
     """
-    _check_positive(batch_size=batch_size, width=width, item_len=item_len)
+    check_positive(batch_size=batch_size, width=width, item_len=item_len)
     _check_range("min_items", min_items, "max_items", max_items)
     if min_items < 2:
         raise ValueError(f"min_items must be at least 2 (a query needs an item after it), got {min_items}")
-    generator = _generator(seed)
+    generator = generator_from(seed)
     lengths = _lengths(batch_size, min_items, max_items, generator)
     most = int(lengths.max())
     block = item_len + 1
@@ -189,9 +177,9 @@ def priority_sort_task(
     Each of the ``n_inputs`` vectors carries a priority drawn uniformly from [-1, 1] on its own input channel;
     a delimiter step follows, then the sorted vectors are scored. Input channels: ``width`` + 2.
     """
-    _check_positive(batch_size=batch_size, width=width)
+    check_positive(batch_size=batch_size, width=width)
     _check_range("n_outputs", n_outputs, "n_inputs", n_inputs)
-    generator = _generator(seed)
+    generator = generator_from(seed)
     bits = _bits((batch_size, n_inputs, width), generator)
     priority = torch.rand(batch_size, n_inputs, generator=generator) * 2 - 1
     order = priority.argsort(dim=1, descending=True)[:, :n_outputs]
@@ -270,8 +258,8 @@ def parity_batch(batch_size: int, length: int, seed: int | torch.Generator) -> P
     The positions and signs are uniform; the target is the parity of the number of +1 entries. Every vector is
     one input step, so a plain RNN must answer after a single update, while ACT may ponder first.
     """
-    _check_positive(batch_size=batch_size, length=length)
-    generator = _generator(seed)
+    check_positive(batch_size=batch_size, length=length)
+    generator = generator_from(seed)
     count = torch.randint(1, length + 1, (batch_size, 1), generator=generator)
     ranks = torch.rand(batch_size, length, generator=generator).argsort(dim=1).argsort(dim=1)
     signs = torch.randint(0, 2, (batch_size, length), generator=generator) * 2 - 1
@@ -318,8 +306,8 @@ def addition_batch(
     blocks past the number's own length are zero). The target at step t is the sum of the first t numbers,
     as ``digits + 1`` classes (a digit 0-9, or ``ADDITION_BLANK`` past the sum's most significant digit).
     """
-    _check_positive(batch_size=batch_size, max_numbers=max_numbers, digits=digits)
-    generator = _generator(seed)
+    check_positive(batch_size=batch_size, max_numbers=max_numbers, digits=digits)
+    generator = generator_from(seed)
     lengths = torch.randint(1, max_numbers + 1, (batch_size,), generator=generator)
     mask = torch.arange(max_numbers).unsqueeze(0) < lengths.unsqueeze(1)
     sizes = torch.randint(1, digits + 1, (batch_size, max_numbers), generator=generator)

@@ -24,6 +24,8 @@ from typing import NamedTuple, Sequence
 import torch
 from torch import Tensor
 
+from attnmem.tasks import check_positive, generator_from
+
 __all__ = [
     "COLUMN_NAMES",
     "KINDS",
@@ -63,20 +65,6 @@ class ArithmeticBatch(NamedTuple):
     answer: Tensor
 
 
-def _generator(seed: int | torch.Generator) -> torch.Generator:
-    if isinstance(seed, torch.Generator):
-        return seed
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int or a torch.Generator, got {seed!r}")
-    return torch.Generator().manual_seed(seed)
-
-
-def _check_positive(**values: int) -> None:
-    for name, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
-
-
 def evaluate_expression(tokens: Sequence[str], values: dict[str, float]) -> float:
     """The value of an infix expression ``x op y op z ...`` with ``*`` before ``+``/``-``, left to right."""
     if len(tokens) % 2 == 0 or not tokens:
@@ -104,10 +92,10 @@ def arithmetic_task(batch_size: int, seed: int | torch.Generator, n_ops: int = 2
 
     Every variable is drawn independently (one may repeat), every operator uniformly from ``+ - *``.
     """
-    _check_positive(batch_size=batch_size, n_ops=n_ops)
+    check_positive(batch_size=batch_size, n_ops=n_ops)
     if not low < high:
         raise ValueError(f"need low < high for the input values, got low={low}, high={high}")
-    gen = _generator(seed)
+    gen = generator_from(seed)
     n_vars, op_names = len(ARITH_VARIABLES), list(ARITH_OPS)
     values = low + (high - low) * torch.rand(batch_size, n_vars, generator=gen)
     variables = torch.randint(0, n_vars, (batch_size, n_ops + 1), generator=gen)
@@ -256,7 +244,7 @@ def sample_questions(n: int, seed: int | torch.Generator, *, kinds: Sequence[str
 
     ``split`` ("train" or "test") offsets the seed stream, so test tables never repeat training tables.
     """
-    _check_positive(n=n, n_rows=n_rows, n_cols=n_cols, max_value=max_value)
+    check_positive(n=n, n_rows=n_rows, n_cols=n_cols, max_value=max_value)
     kinds = tuple(kinds) if kinds is not None else KINDS
     unknown = [k for k in kinds if k not in TEMPLATES]
     if unknown or not kinds:
@@ -271,7 +259,7 @@ def sample_questions(n: int, seed: int | torch.Generator, *, kinds: Sequence[str
     if isinstance(seed, torch.Generator):
         gen = seed
     else:
-        gen = _generator(seed)
+        gen = generator_from(seed)
         if split == "test":
             gen = torch.Generator().manual_seed(int(torch.randint(0, 2**62, (1,), generator=gen)) + 1)
     questions = []
