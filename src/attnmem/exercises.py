@@ -302,6 +302,18 @@ def expect_distribution(weights: Tensor, what: str, inputs: dict[str, Any], dim:
         )
 
 
+def projection(shape: torch.Size, seed: int) -> Tensor:
+    """Fixed random weights for a test loss whose gradient is not zero by symmetry (a softmax sums to one)."""
+    return torch.randn(shape, generator=torch.Generator().manual_seed(seed))
+
+
+def expect_finite(got: Any, hint: str, inputs: dict[str, Any], what: str = "your result holds") -> None:
+    """Explain NaN or infinity in a floating point result with ``hint`` (the cause the case tests)."""
+    if isinstance(got, Tensor) and got.is_floating_point() and not torch.isfinite(got).all():
+        index = _first(~torch.isfinite(got))
+        raise Mismatch(f"{what} {got[index].item()} at index {index} for {describe(inputs)}.\n  Hint: {hint}")
+
+
 def expect_gradient(output: Tensor, what: str, leaves: dict[str, Tensor]) -> None:
     """Backpropagate from ``output``; every leaf that should learn needs a finite, non-zero gradient."""
     if not output.requires_grad:
@@ -462,20 +474,6 @@ def check_laplace_scores(fn: Callable[..., Any]) -> CheckResult:
 # ---- chapters 6 and 7: neural Turing machines -----------------------------------------------------------
 
 
-def _projection(shape: torch.Size, seed: int) -> Tensor:
-    """Fixed random weights for a loss whose gradient is not zero by symmetry (a softmax sums to one)."""
-    return torch.randn(shape, generator=torch.Generator().manual_seed(seed))
-
-
-def _hint_if_not_finite(got: Any, hint: str, inputs: dict[str, Any]) -> None:
-    """Explain NaN or infinity in a floating point result with ``hint`` (the cause the case tests)."""
-    if isinstance(got, Tensor) and got.is_floating_point() and not torch.isfinite(got).all():
-        index = _first(~torch.isfinite(got))
-        raise Mismatch(
-            f"your result holds {got[index].item()} at index {index} for {describe(inputs)}.\n  Hint: {hint}"
-        )
-
-
 _ZERO_NORM = (
     "a norm is 0 here (a zero key, or an erased row). Add a small epsilon such as 1e-8 to each norm, or "
     "clamp the norms from below, so that the cosine is 0 / epsilon = 0 instead of 0 / 0."
@@ -520,7 +518,7 @@ def _check_content(fn: Callable[..., Any]) -> None:
         inputs = {"memory": memory, "key": key, "beta": beta}
         got = call(fn, **inputs)
         if zero:
-            _hint_if_not_finite(got, _ZERO_NORM, inputs)
+            expect_finite(got, _ZERO_NORM, inputs)
         expected = ntm.content_addressing(memory, key, beta)
         got = expect_tensor(
             got,
@@ -564,14 +562,14 @@ def _check_content(fn: Callable[..., Any]) -> None:
         "beta": torch.tensor([[2.0, 5.0], [1.0, 3.0]], requires_grad=True),
     }
     weights = call(fn, **dict(zip(("memory", "key", "beta"), leaves.values())))
-    expect_gradient(weights * _projection(weights.shape, 0), "your weights", leaves)
+    expect_gradient(weights * projection(weights.shape, 0), "your weights", leaves)
     leaves = {
         "the memory": torch.randn(1, 5, 4, generator=generator).requires_grad_(),
         "the key": torch.zeros(1, 1, 4, requires_grad=True),
         "beta": torch.tensor([[3.0]], requires_grad=True),
     }
     weights = call(fn, **dict(zip(("memory", "key", "beta"), leaves.values())))
-    (weights * _projection(weights.shape, 1)).sum().backward()
+    (weights * projection(weights.shape, 1)).sum().backward()
     for name, leaf in leaves.items():
         if leaf.grad is not None and not torch.isfinite(leaf.grad).all():
             raise Mismatch(
@@ -650,7 +648,7 @@ def _check_roll_shift(fn: Callable[..., Any]) -> None:
         ).requires_grad_(),
     }
     shifted = call(fn, **dict(zip(("weights", "s"), leaves.values())))
-    expect_gradient(shifted * _projection(shifted.shape, 2), "your shifted weights", leaves)
+    expect_gradient(shifted * projection(shifted.shape, 2), "your shifted weights", leaves)
 
 
 # ---- chapter 7: neural Turing machines, learning algorithms ---------------------------------------------
@@ -787,7 +785,7 @@ def _check_write(fn: Callable[..., Any]) -> None:
         "the add vector": torch.randn(2, 3, generator=generator).requires_grad_(),
     }
     written = call(fn, **dict(zip(("memory", "weights", "erase", "add"), leaves.values())))
-    expect_gradient(written * _projection(written.shape, 3), "your new memory", leaves)
+    expect_gradient(written * projection(written.shape, 3), "your new memory", leaves)
 
 
 # ---- later chapters keep their checkers in attnmem/exercise_checks/<topic>.py; importing registers them ------

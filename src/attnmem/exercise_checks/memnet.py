@@ -23,21 +23,14 @@ from attnmem.exercises import (
     exercise,
     expect_close,
     expect_distribution,
+    expect_finite,
     expect_gradient,
     expect_tensor,
+    projection,
 )
 from attnmem.memnet import position_encoding
 
 __all__ = ["hop_reference"]
-
-
-def _not_finite(got: Any, hint: str, inputs: dict[str, Any], what: str) -> None:
-    """Explain NaN or infinity in a floating point tensor ``got`` with ``hint`` (the cause the case tests)."""
-    if isinstance(got, Tensor) and got.is_floating_point() and not torch.isfinite(got).all():
-        index = tuple(int(i) for i in (~torch.isfinite(got)).nonzero()[0])
-        raise Mismatch(
-            f"{what} hold {got[index].item()} at index {index} for {describe(inputs)}.\n  Hint: {hint}"
-        )
 
 
 # ---- ex-05-position --------------------------------------------------------------------------------------
@@ -100,13 +93,13 @@ def _check_position(fn: Callable[..., Any]) -> None:
         inputs = {"lengths": lengths, "max_length": max_length, "dim": dim}
         got = call(fn, **inputs)
         if bool((lengths == 0).any()):
-            _not_finite(
+            expect_finite(
                 got,
                 "a slot of length 0 (an empty memory) should get all-zero weights; dividing by "
                 "J = 0 gives infinity, and infinity times 0 is NaN. Divide by J clamped to at least 1, "
                 "or choose the zeros with torch.where instead of multiplying by a mask.",
                 inputs,
-                "your weights",
+                "your weights hold",
             )
         expected = position_encoding(lengths, max_length, dim)
         batch = tuple(lengths.shape)
@@ -164,11 +157,6 @@ def _hop_parts(got: Any, inputs: dict[str, Any]) -> tuple[Any, Any]:
             f"your function returned {kind}; return a pair `u_next, p` (the next query, the attention)."
         )
     return got[0], got[1]
-
-
-def _projection(shape: torch.Size, seed: int) -> Tensor:
-    """Fixed random weights for a loss whose gradient is not zero by symmetry (the weights sum to one)."""
-    return torch.randn(shape, generator=torch.Generator().manual_seed(seed))
 
 
 _EMPTY_ROW = (
@@ -241,8 +229,8 @@ def _check_hop(fn: Callable[..., Any]) -> None:
         u_next, p = _hop_parts(call(fn, **inputs), inputs)
         if special:
             hint = _EMPTY_ROW if special == "empty" else _OVERFLOW
-            _not_finite(p, hint, inputs, "your attention weights")
-            _not_finite(u_next, hint, inputs, "the entries of your next query")
+            expect_finite(p, hint, inputs, "your attention weights hold")
+            expect_finite(u_next, hint, inputs, "the entries of your next query hold")
         expected_u, expected_p = hop_reference(u, m, c, mask)
         p = expect_tensor(
             p,
@@ -303,7 +291,7 @@ def _check_hop(fn: Callable[..., Any]) -> None:
         }
         inputs = {**leaves, "mask": mask}
         u_next, p = _hop_parts(call(fn, **inputs), inputs)
-        output = (u_next * _projection(u_next.shape, 0)).sum() + (p * _projection(p.shape, 1)).sum()
+        output = (u_next * projection(u_next.shape, 0)).sum() + (p * projection(p.shape, 1)).sum()
         if bool(mask.all()):
             expect_gradient(output, "your next query and attention", leaves)
             continue

@@ -17,7 +17,16 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from attnmem.exercises import Mismatch, call, describe, exercise, expect_close, expect_gradient, expect_tensor
+from attnmem.exercises import (
+    Mismatch,
+    call,
+    exercise,
+    expect_close,
+    expect_finite,
+    expect_gradient,
+    expect_tensor,
+    projection,
+)
 from attnmem.programmer import OPERATIONS, execute_table
 from attnmem.tasks.tables import table_task
 
@@ -26,23 +35,9 @@ __all__ = ["greater_reference", "scalar_steps"]
 _SUM, _COUNT, _DIFFERENCE = (OPERATIONS.index(name) for name in ("sum", "count", "difference"))
 
 
-def _projection(shape: torch.Size, seed: int) -> Tensor:
-    """Fixed random weights for a loss whose gradient is not zero by symmetry (the choices sum to one)."""
-    return torch.randn(shape, generator=torch.Generator().manual_seed(seed))
-
-
 def _soft(shape: tuple[int, ...], generator: torch.Generator, sharpness: float = 1.5) -> Tensor:
     """Random distributions over the last dimension, neither uniform nor one-hot."""
     return torch.softmax(sharpness * torch.randn(*shape, generator=generator), dim=-1)
-
-
-def _not_finite(got: Any, hint: str, inputs: dict[str, Any], what: str) -> None:
-    """Explain NaN or infinity in a floating point tensor ``got`` with ``hint`` (the cause the case tests)."""
-    if isinstance(got, Tensor) and got.is_floating_point() and not torch.isfinite(got).all():
-        index = tuple(int(i) for i in (~torch.isfinite(got)).nonzero()[0])
-        raise Mismatch(
-            f"{what} hold {got[index].item()} at index {index} for {describe(inputs)}.\n  Hint: {hint}"
-        )
 
 
 # ---- ex-09-greater ----------------------------------------------------------------------------------------------
@@ -146,12 +141,12 @@ def _check_greater(fn: Callable[..., Any]) -> None:
         batch, rows, cols = table.shape
         got = call(fn, **inputs)
         no_number = pointers.sum(-1) == 0
-        _not_finite(
+        expect_finite(
             got,
             "a question without numbers has a pointer of zeros: do not divide by its sum; weighting "
             "each comparison by beta_k already gives 0 for every row.",
             inputs,
-            "your row weights",
+            "your row weights hold",
         )
         got = expect_tensor(
             got,
@@ -223,7 +218,7 @@ def _check_greater(fn: Callable[..., Any]) -> None:
         raise Mismatch(
             f"your function should return a torch.Tensor, but returned a {type(selector).__name__}."
         )
-    expect_gradient(selector * _projection(selector.shape, 9), "your row weights", leaves)
+    expect_gradient(selector * projection(selector.shape, 9), "your row weights", leaves)
 
 
 # ---- ex-09-scalar -----------------------------------------------------------------------------------------------
@@ -411,4 +406,4 @@ def _check_scalar(fn: Callable[..., Any]) -> None:
     got = call(fn, **leaves)
     if not isinstance(got, Tensor):
         raise Mismatch(f"your function should return a torch.Tensor, but returned a {type(got).__name__}.")
-    expect_gradient(got * _projection(got.shape, 3), "your new scalars", named)
+    expect_gradient(got * projection(got.shape, 3), "your new scalars", named)

@@ -32,16 +32,12 @@ from attnmem.exercises import (
     expect_distribution,
     expect_gradient,
     expect_tensor,
+    projection,
 )
 from attnmem.tasks import translation
 from attnmem.tasks.translation import Vocab
 
 __all__: list[str] = []  # importing this module registers its checkers; it exports nothing
-
-
-def _projection(shape: torch.Size, seed: int) -> Tensor:
-    """Fixed random weights for a loss whose gradient is not zero by symmetry (a softmax sums to one)."""
-    return torch.randn(shape, generator=torch.Generator().manual_seed(seed))
 
 
 def _batch(n: int, shortest: int, longest: int, seed: int, reverse: bool = False) -> translation.Batch:
@@ -358,7 +354,7 @@ def _check_step(fn: Callable[..., Any]) -> None:
     leaves = {k: (t if k == "mask" else t.clone().requires_grad_()) for k, t in leaves.items()}
     context, weights = _pair(call(fn, **dict(zip(inputs, leaves.values()))), "my_bahdanau_attention")
     expect_gradient(
-        context * _projection(context.shape, 5),
+        context * projection(context.shape, 5),
         "your context",
         {k: t for k, t in leaves.items() if k != "mask"},
     )
@@ -592,4 +588,4 @@ def _check_local(fn: Callable[..., Any]) -> None:
         "the centres p": torch.tensor([1.5, 4.2, 8.7]).requires_grad_(),
     }
     weights = call(fn, scores=leaves["the scores"], p=leaves["the centres p"], D=2)
-    expect_gradient(weights * _projection(weights.shape, 4), "your weights", leaves)
+    expect_gradient(weights * projection(weights.shape, 4), "your weights", leaves)
