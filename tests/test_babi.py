@@ -270,8 +270,16 @@ def test_reader_and_loader_errors(tmp_path):
         babi.parse_babi(b"1 a.\n")  # type: ignore[arg-type]
     with pytest.raises(FileNotFoundError, match="no bAbI file"):
         babi.read_babi(tmp_path / "missing.txt")
-    with pytest.raises(FileNotFoundError, match="qa2_two-supporting-facts_train.txt"):
+    with pytest.raises(FileNotFoundError, match="qa2_two-supporting-facts_train.txt") as missing:
         babi.load_public(tmp_path, "qa2")
+    assert babi.PUBLIC_COMMAND in str(missing.value)  # the one command that fetches the public files
+    assert babi.PUBLIC_COMMAND.endswith("tasks_1-20_v1-2.tar.gz | tar xz")
+
+
+def test_lists_have_no_hand_overs_like_the_public_task():
+    said = [line.text for story in babi.generate(8, 300, seed=5) for line in story if not line.is_question]
+    assert not any(re.search(r" (gave|passed|handed) ", text) for text in said)
+    assert any(re.search(r" (dropped|discarded|put down|left) ", text) for text in said)
 
 
 def test_task_names_and_generator_arguments():

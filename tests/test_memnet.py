@@ -178,6 +178,19 @@ def test_task_one_is_learned_in_seconds():
     assert error <= 0.05, (error, facts)
 
 
+@pytest.mark.learning
+def test_a_long_linear_start_solves_deduction_and_a_short_one_does_not():
+    data = {15: babi.samples(babi.generate(15, 1000, seed=0))}
+    test = babi_data(15, 500, 1, VOCAB)
+    errors = {}
+    for patience in (15, 3):  # linear start ends after `patience` epochs without progress (at most half the run)
+        config = TrainConfig(epochs=30, restarts=1, linear_patience=patience)
+        model, facts = train_babi(data, VOCAB, config, seed=0, progress=False)
+        errors[patience] = (evaluate_error(model, test), facts["qa15"]["linear_start_epochs"][0])
+    assert errors[15][0] <= 0.05 and errors[15][1] == 15, errors  # the default: softmaxes back at mid-run
+    assert errors[3][0] >= 0.3 and errors[3][1] < 15, errors  # ended early, the attention never finds the chain
+
+
 def test_answer_question_and_the_explorer_show_each_hop_with_supporting_facts():
     from attnmem.memnet import answer_question
     from attnmem.viz.memnet import MemNetExplorer

@@ -5,7 +5,10 @@ and turn stories into tensors for a memory network.
   ``n_questions`` questions; ``generate_split(task, "1k" | "10k", seed)`` gives a training and a test set
   (1,000 or 10,000 training questions and 1,000 test questions, the sizes of the public files).
 - ``write_babi`` / ``write_tasks`` write the public text format; ``read_babi`` / ``parse_babi`` read it back, and
-  ``load_public(directory, task)`` reads a task of the public release (``tasks_1-20_v1-2/en/``).
+  ``load_public(directory, task)`` reads a task of the public release (``tasks_1-20_v1-2/en/``), which one
+  command fetches and unpacks (``PUBLIC_COMMAND``)::
+
+      curl -L http://www.thespermwhale.com/jaseweston/babi/tasks_1-20_v1-2.tar.gz | tar xz
 - ``samples(stories)`` makes one ``Sample`` per question (the statements before it are its context);
   ``Vocabulary`` and ``vectorize`` turn samples into a ``BabiBatch`` of padded index tensors.
 
@@ -28,14 +31,17 @@ from attnmem.tasks.babi_world import FAMILIES, TASK_NAMES, Line, lexicon, tokeni
 
 __all__ = [
     "Line", "Story", "Sample", "BabiSplit", "BabiBatch", "BabiFormatError", "Vocabulary", "TASKS", "TASK_NAMES",
-    "SIZES", "task_number", "generate", "generate_split", "format_stories", "write_babi", "write_tasks",
-    "parse_babi", "read_babi", "load_public", "samples", "answer_word", "vectorize", "tokenize", "lexicon",
+    "SIZES", "PUBLIC_COMMAND", "task_number", "generate", "generate_split", "format_stories", "write_babi",
+    "write_tasks", "parse_babi", "read_babi", "load_public", "samples", "answer_word", "vectorize", "tokenize",
+    "lexicon",
 ]
 
 Story = tuple[Line, ...]
 TASKS: tuple[int, ...] = tuple(FAMILIES)
 SIZES: dict[str, int] = {"1k": 1000, "10k": 10000}
 TEST_QUESTIONS = 1000
+#: the one command that downloads and unpacks the public release into ./tasks_1-20_v1-2 (about 15 MB)
+PUBLIC_COMMAND = "curl -L http://www.thespermwhale.com/jaseweston/babi/tasks_1-20_v1-2.tar.gz | tar xz"
 
 
 class BabiFormatError(ValueError):
@@ -204,7 +210,8 @@ def read_babi(path: str | Path) -> list[Story]:
     """Read a bAbI file (public or written by ``write_babi``) into stories; errors name the file and line."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no bAbI file at {path}; download tasks_1-20_v1-2 or write one with write_tasks")
+        raise FileNotFoundError(f"no bAbI file at {path}; download the public tasks with `{PUBLIC_COMMAND}` "
+                                f"or write generated ones with write_tasks")
     try:
         text = path.read_bytes().decode("utf-8")  # bytes, so a Windows line ending is seen and reported
     except UnicodeDecodeError as error:
@@ -220,7 +227,8 @@ def load_public(directory: str | Path, task: int | str) -> BabiSplit:
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         raise FileNotFoundError(f"missing {', '.join(missing)}; point directory at the folder holding "
-                                f"{TASK_NAMES[number]}_train.txt (such as tasks_1-20_v1-2/en)")
+                                f"{TASK_NAMES[number]}_train.txt (such as tasks_1-20_v1-2/en, which "
+                                f"`{PUBLIC_COMMAND}` creates)")
     return BabiSplit(read_babi(paths[0]), read_babi(paths[1]))
 
 

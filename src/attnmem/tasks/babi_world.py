@@ -342,7 +342,10 @@ def counting(rng: random.Random) -> list[Line]:
 
 
 def lists_sets(rng: random.Random) -> list[Line]:
-    """Task 8: "What is Mary carrying?" answered with a comma list in pick-up order, or "nothing"."""
+    """Task 8: "What is Mary carrying?" answered with a comma list in pick-up order, or "nothing".
+
+    As in the public task, objects are only picked up and dropped here (no hand-overs, unlike task 7).
+    """
 
     def ask(world: _Household, person: str) -> None:
         answer = [obj for obj, _ in world.holding[person]] or ["nothing"]
@@ -351,7 +354,7 @@ def lists_sets(rng: random.Random) -> list[Line]:
     def fewer_than_three(world: _Household) -> list[str]:
         return [p for p in _carrying(world) if len(world.holding[p]) < 3]
 
-    return _object_story(rng, 5, fewer_than_three, ask, (1, 3), give=True)
+    return _object_story(rng, 5, fewer_than_three, ask, (1, 3))
 
 
 def simple_negation(rng: random.Random) -> list[Line]:
