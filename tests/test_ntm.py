@@ -14,6 +14,7 @@ from attnmem.ntm import (
     HeadParameters,
     LSTMBaseline,
     NTMOutput,
+    _start_from_copy,
     address,
     content_addressing,
     evaluate_bit_errors,
@@ -57,6 +58,28 @@ def test_shift_by_hand_including_the_wrap_around():
     torch.testing.assert_close(blur, torch.tensor([[[0.1, 0.8, 0.1, 0.0]]]))
     # a radius of 2: shift by +2
     torch.testing.assert_close(shift(one_hot, torch.tensor([[[0.0, 0.0, 0.0, 0.0, 1.0]]])), last)
+
+
+def test_shift_matches_the_definition_for_every_radius():
+    generator = torch.Generator().manual_seed(0)
+    for radius in range(4):
+        weights = torch.softmax(torch.randn(2, 3, 7, generator=generator), -1)
+        shifts = torch.softmax(torch.randn(2, 3, 2 * radius + 1, generator=generator), -1)
+        expected = torch.zeros_like(weights)
+        for i in range(7):  # Eq. 8 as written: w~_i = sum_k w_{(i - k) mod N} s_k
+            for k in range(-radius, radius + 1):
+                expected[..., i] += weights[..., (i - k) % 7] * shifts[..., k + radius]
+        torch.testing.assert_close(shift(weights, shifts), expected)
+
+
+def test_content_addressing_is_scale_free_down_to_the_initial_memory():
+    # rows as small as the initial memory (1e-6 per cell) must give the same cosines as large ones: the epsilon
+    # guarding the norms may not dominate them
+    generator = torch.Generator().manual_seed(1)
+    memory, key = torch.randn(2, 5, 4, generator=generator), torch.randn(2, 2, 4, generator=generator)
+    beta = torch.full((2, 2), 3.0)
+    torch.testing.assert_close(content_addressing(1e-6 * memory, key, beta), content_addressing(memory, key, beta),
+                               rtol=1e-4, atol=1e-6)
 
 
 def test_sharpen_by_hand():
@@ -132,6 +155,11 @@ def test_read_is_the_weighted_sum_of_rows():
     memory = torch.arange(12.0).view(1, 4, 3)
     weights = torch.tensor([[[0.5, 0.0, 0.5, 0.0]]])
     torch.testing.assert_close(read_memory(memory, weights), torch.tensor([[[3.0, 4.0, 5.0]]]))
+    two_heads = torch.softmax(torch.randn(2, 2, 4), -1)
+    rows = torch.randn(2, 4, 3)
+    expected = torch.stack([torch.stack([sum(two_heads[b, h, i] * rows[b, i] for i in range(4)) for h in range(2)])
+                            for b in range(2)])
+    torch.testing.assert_close(read_memory(rows, two_heads), expected)
 
 
 def test_write_erases_then_adds():
@@ -251,3 +279,14 @@ def test_ntm_learns_to_copy_short_sequences_in_seconds():
         optimizer.step()
     learned = float(evaluate_bit_errors(model, test).mean())
     assert chance > 5 and learned < 2.0, (chance, learned)
+
+
+def test_repeat_copy_starts_as_the_copy_machine():
+    torch.manual_seed(0)
+    copy_model = NTM(9, 8, memory_size=8, memory_width=4, controller_size=16)
+    repeat_model = NTM(10, 9, memory_size=8, memory_width=4, controller_size=16)
+    _start_from_copy(copy_model, repeat_model)
+    inputs = torch.rand(2, 5, 9)
+    with_count = torch.cat([inputs, torch.randn(2, 5, 1)], dim=-1)  # any repeat count: its weights start at zero
+    with torch.no_grad():
+        torch.testing.assert_close(repeat_model(with_count).logits[..., :8], copy_model(inputs).logits)

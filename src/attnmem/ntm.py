@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator, NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -34,28 +35,29 @@ from torch.nn import functional as F
 from attnmem.tasks.algorithmic import AlgorithmicBatch, bit_errors, sequence_loss, task
 
 __all__ = [
-    "MAX_SHARPNESS",
-    "content_addressing",
-    "interpolate",
-    "shift",
-    "sharpen",
-    "Addressing",
-    "address",
-    "read_memory",
-    "write_memory",
-    "HeadParameters",
-    "NTMState",
-    "NTMOutput",
-    "NTM",
-    "LSTMBaseline",
-    "one_thread",
-    "evaluate_bit_errors",
-    "train_on_task",
-    "NTM_COPY_RECIPE",
     "LSTM_COPY_RECIPE",
-    "NTM_REPEAT_COPY_RECIPE",
+    "MAX_SHARPNESS",
+    "NTM",
     "NTM_ASSOCIATIVE_RECALL_RECIPE",
+    "NTM_COPY_RECIPE",
     "NTM_PRIORITY_SORT_RECIPE",
+    "NTM_REPEAT_COPY_RECIPE",
+    "Addressing",
+    "HeadParameters",
+    "LSTMBaseline",
+    "NTMOutput",
+    "NTMState",
+    "address",
+    "content_addressing",
+    "evaluate_bit_errors",
+    "interpolate",
+    "one_thread",
+    "read_memory",
+    "sharpen",
+    "shift",
+    "train_from_copy",
+    "train_on_task",
+    "write_memory",
 ]
 
 #: The largest key strength beta and sharpening exponent gamma that addressing accepts (larger ones are clamped).
@@ -67,35 +69,34 @@ def _shape(t: Tensor) -> str:
     return "(" + ", ".join(str(s) for s in t.shape) + ")"
 
 
-def _check(condition: bool, message: str) -> None:
-    if not condition:
-        raise ValueError(message)
-
-
 def content_addressing(memory: Tensor, key: Tensor, beta: Tensor) -> Tensor:
     """Content weighting (Graves et al. 2014, Eqs. 5-6): softmax over locations of ``beta * cos(key, M_i)``.
 
     ``memory`` (B, N, W), ``key`` (B, H, W) for H heads, ``beta`` (B, H) >= 0; returns (B, H, N).
     """
-    _check(memory.dim() == 3, f"memory must be (batch, locations, width), got {_shape(memory)}")
-    _check(key.dim() == 3 and key.shape[0] == memory.shape[0] and key.shape[2] == memory.shape[2],
-           f"key must be (batch, heads, width) = ({memory.shape[0]}, H, {memory.shape[2]}) to match the memory "
-           f"{_shape(memory)}, got {_shape(key)}")
-    _check(beta.shape == key.shape[:2], f"beta must be (batch, heads) = {tuple(key.shape[:2])}, got {_shape(beta)}")
+    if memory.dim() != 3:
+        raise ValueError(f"memory must be (batch, locations, width), got {_shape(memory)}")
+    if not (key.dim() == 3 and key.shape[0] == memory.shape[0] and key.shape[2] == memory.shape[2]):
+        raise ValueError(f"key must be (batch, heads, width) = ({memory.shape[0]}, H, {memory.shape[2]}) to match "
+                         f"the memory {_shape(memory)}, got {_shape(key)}")
+    if beta.shape != key.shape[:2]:
+        raise ValueError(f"beta must be (batch, heads) = {tuple(key.shape[:2])}, got {_shape(beta)}")
     dot = torch.bmm(key, memory.transpose(1, 2))  # (B, H, N)
-    key_norm = torch.linalg.vector_norm(key, dim=-1, keepdim=True)  # its gradient at zero is zero, not NaN
-    memory_norm = torch.linalg.vector_norm(memory, dim=-1).unsqueeze(1)
-    cosine = dot / ((key_norm + _EPS) * (memory_norm + _EPS))
-    return torch.softmax(beta.clamp(0.0, MAX_SHARPNESS).unsqueeze(-1) * cosine, dim=-1)
+    # 1 / sqrt(|x|^2 + eps^2): about 1 / (|x| + eps), and finite, with a zero gradient, at x = 0
+    inverse_key_norm = torch.rsqrt(key.square().sum(-1) + _EPS**2)  # (B, H)
+    inverse_memory_norm = torch.rsqrt(memory.square().sum(-1) + _EPS**2)  # (B, N)
+    strength = beta.clamp(0.0, MAX_SHARPNESS) * inverse_key_norm
+    return torch.softmax(dot * strength.unsqueeze(-1) * inverse_memory_norm.unsqueeze(1), dim=-1)
 
 
 def interpolate(content: Tensor, previous: Tensor, gate: Tensor) -> Tensor:
     """Interpolation gate (Eq. 7): ``g * w^c + (1 - g) * w_prev``; ``gate`` (B, H) in [0, 1], weightings (B, H, N)."""
-    _check(content.shape == previous.shape,
-           f"content {_shape(content)} and previous weighting {_shape(previous)} must have the same shape")
-    _check(gate.shape == content.shape[:2], f"gate must be (batch, heads) = {tuple(content.shape[:2])}, got {_shape(gate)}")
-    g = gate.unsqueeze(-1)
-    return g * content + (1.0 - g) * previous
+    if content.shape != previous.shape:
+        raise ValueError(f"content {_shape(content)} and previous weighting {_shape(previous)} must have the same "
+                         "shape")
+    if gate.shape != content.shape[:2]:
+        raise ValueError(f"gate must be (batch, heads) = {tuple(content.shape[:2])}, got {_shape(gate)}")
+    return torch.lerp(previous, content, gate.unsqueeze(-1))
 
 
 def shift(weights: Tensor, shift_weights: Tensor) -> Tensor:
@@ -104,29 +105,35 @@ def shift(weights: Tensor, shift_weights: Tensor) -> Tensor:
     ``weights`` (B, H, N); ``shift_weights`` (B, H, 2r + 1), a distribution over the shifts -r, ..., 0, ..., r in
     that order (so all mass on the last entry moves every weight one location forward). Needs r <= N.
     """
-    _check(weights.dim() == 3, f"weights must be (batch, heads, locations), got {_shape(weights)}")
-    _check(shift_weights.dim() == 3 and shift_weights.shape[:2] == weights.shape[:2] and shift_weights.shape[2] % 2 == 1,
-           f"shift_weights must be (batch, heads, 2r + 1) with batch and heads {tuple(weights.shape[:2])}, "
-           f"got {_shape(shift_weights)}")
+    if weights.dim() != 3:
+        raise ValueError(f"weights must be (batch, heads, locations), got {_shape(weights)}")
+    if not (shift_weights.dim() == 3 and shift_weights.shape[:2] == weights.shape[:2]
+            and shift_weights.shape[2] % 2 == 1):
+        raise ValueError(f"shift_weights must be (batch, heads, 2r + 1) with batch and heads "
+                         f"{tuple(weights.shape[:2])}, got {_shape(shift_weights)}")
     radius = shift_weights.shape[-1] // 2
-    _check(radius <= weights.shape[-1], f"a shift radius of {radius} needs at least {radius} locations, "
-           f"the weighting has {weights.shape[-1]}")
-    if radius == 0:
-        return weights * shift_weights
-    padded = torch.cat([weights[..., -radius:], weights, weights[..., :radius]], dim=-1)
-    windows = padded.unfold(-1, 2 * radius + 1, 1)  # (B, H, N, 2r + 1): window i holds w_{i-r}, ..., w_{i+r}
-    return (windows * shift_weights.flip(-1).unsqueeze(-2)).sum(-1)
+    if radius > weights.shape[-1]:
+        raise ValueError(f"a shift radius of {radius} needs at least {radius} locations, "
+                         f"the weighting has {weights.shape[-1]}")
+    size = weights.shape[-1]
+    # Pad circularly once, padded_j = w_{(j - r) mod N}; then the slice that starts at r - k holds w_{i-k} at entry i,
+    # and the convolution is 2r + 1 weighted slices: no index arithmetic, no loop over locations.
+    padded = torch.cat([weights[..., size - radius :], weights, weights[..., :radius]], dim=-1)
+    terms = [padded[..., radius - k : radius - k + size] * s_k.unsqueeze(-1)
+             for k, s_k in zip(range(-radius, radius + 1), shift_weights.unbind(-1))]
+    return sum(terms[1:], terms[0])
 
 
 def sharpen(weights: Tensor, gamma: Tensor) -> Tensor:
     """Sharpening (Eq. 9): ``w^gamma / sum w^gamma`` with ``gamma`` (B, H) >= 1, computed as softmax(gamma log w).
 
-    The log of each weight is taken after clamping to the smallest positive float and shifting by the row's
-    largest log, so the result is a distribution for any finite gamma, even when w has zeros.
+    The log of each weight is taken after clamping to the smallest positive float, so it is finite even where w
+    is zero, and the softmax subtracts the row's largest entry before exponentiating, so the result is a
+    distribution for any gamma up to ``MAX_SHARPNESS``.
     """
-    _check(gamma.shape == weights.shape[:2], f"gamma must be (batch, heads) = {tuple(weights.shape[:2])}, got {_shape(gamma)}")
+    if gamma.shape != weights.shape[:2]:
+        raise ValueError(f"gamma must be (batch, heads) = {tuple(weights.shape[:2])}, got {_shape(gamma)}")
     logs = torch.log(weights.clamp_min(torch.finfo(weights.dtype).tiny))
-    logs = logs - logs.max(dim=-1, keepdim=True).values.detach()
     return torch.softmax(gamma.clamp(1.0, MAX_SHARPNESS).unsqueeze(-1) * logs, dim=-1)
 
 
@@ -159,8 +166,9 @@ def address(memory: Tensor, params: HeadParameters, previous: Tensor) -> Address
 
 def read_memory(memory: Tensor, weights: Tensor) -> Tensor:
     """Reads (Eq. 2): ``r = sum_i w_i M_i`` for R read heads; ``weights`` (B, R, N) -> (B, R, W)."""
-    _check(weights.dim() == 3 and weights.shape[0] == memory.shape[0] and weights.shape[2] == memory.shape[1],
-           f"read weights must be (batch, heads, locations) matching memory {_shape(memory)}, got {_shape(weights)}")
+    if not (weights.dim() == 3 and weights.shape[0] == memory.shape[0] and weights.shape[2] == memory.shape[1]):
+        raise ValueError(f"read weights must be (batch, heads, locations) matching memory {_shape(memory)}, "
+                         f"got {_shape(weights)}")
     return torch.bmm(weights, memory)
 
 
@@ -169,11 +177,13 @@ def write_memory(memory: Tensor, weights: Tensor, erase: Tensor, add: Tensor) ->
 
     ``weights`` (B, W, N); ``erase`` (B, W, width) in [0, 1]; ``add`` (B, W, width). Returns the new memory.
     """
-    _check(weights.dim() == 3 and weights.shape[0] == memory.shape[0] and weights.shape[2] == memory.shape[1],
-           f"write weights must be (batch, heads, locations) matching memory {_shape(memory)}, got {_shape(weights)}")
+    if not (weights.dim() == 3 and weights.shape[0] == memory.shape[0] and weights.shape[2] == memory.shape[1]):
+        raise ValueError(f"write weights must be (batch, heads, locations) matching memory {_shape(memory)}, "
+                         f"got {_shape(weights)}")
     expected = (*weights.shape[:2], memory.shape[2])
-    _check(erase.shape == expected and add.shape == expected,
-           f"erase and add must be (batch, heads, width) = {expected}, got {_shape(erase)} and {_shape(add)}")
+    if not (erase.shape == expected and add.shape == expected):
+        raise ValueError(f"erase and add must be (batch, heads, width) = {expected}, "
+                         f"got {_shape(erase)} and {_shape(add)}")
     if weights.shape[1] == 1:  # the common case: M - M * (w e^T) + w a^T, as two outer products
         columns = weights.transpose(1, 2)
         return torch.addcmul(torch.baddbmm(memory, columns, add), memory, torch.bmm(columns, erase), value=-1.0)
@@ -273,17 +283,15 @@ class NTM(nn.Module):
 
     def head_parameters(self, hidden: Tensor) -> tuple[HeadParameters, Tensor, Tensor]:
         """Split the head layer's output into squashed parameters for all heads, plus erase and add vectors."""
-        batch, heads = hidden.shape[0], self.read_heads + self.write_heads
-        raw = self.head_layer(hidden)
-        split = heads * self.per_head
-        per_head = raw[:, :split].view(batch, heads, self.per_head)
-        width = self.memory_width
-        key, beta, gate = per_head[..., :width], per_head[..., width], per_head[..., width + 1]
-        shifts, gamma = per_head[..., width + 2 : width + 2 + self.shift_size], per_head[..., -1]
-        params = HeadParameters(key, F.softplus(beta), torch.sigmoid(gate), torch.softmax(shifts, -1),
-                                1.0 + F.softplus(gamma))
-        writes = raw[:, split:].view(batch, self.write_heads, 2, width)
-        return params, torch.sigmoid(writes[:, :, 0]), torch.tanh(writes[:, :, 1])
+        batch, heads, width = hidden.shape[0], self.read_heads + self.write_heads, self.memory_width
+        # one split per tensor instead of one slice per parameter: fewer small ops, forward and backward
+        per_head, writes = self.head_layer(hidden).split([heads * self.per_head, self.write_heads * 2 * width], 1)
+        key, beta, gate, shifts, gamma = per_head.view(batch, heads, self.per_head).split(
+            [width, 1, 1, self.shift_size, 1], dim=-1)
+        params = HeadParameters(key, F.softplus(beta).squeeze(-1), torch.sigmoid(gate).squeeze(-1),
+                                torch.softmax(shifts, -1), 1.0 + F.softplus(gamma).squeeze(-1))
+        erase, add = writes.view(batch, self.write_heads, 2, width).unbind(2)
+        return params, torch.sigmoid(erase), torch.tanh(add)
 
     def step(self, x: Tensor, state: NTMState) -> tuple[Tensor, NTMState, Tensor]:
         """One time step: returns (logits (B, outputs), the new state, erase/add vectors (B, Wh, 2, W))."""
@@ -296,7 +304,7 @@ class NTM(nn.Module):
         params, erase, add = self.head_parameters(h)
         previous = torch.cat([state.read_weights, state.write_weights], dim=1)
         weights = address(state.memory, params, previous).weights
-        read_weights, write_weights = weights[:, : self.read_heads], weights[:, self.read_heads :]
+        read_weights, write_weights = weights.split([self.read_heads, self.write_heads], dim=1)
         reads = read_memory(state.memory, read_weights)
         memory = write_memory(state.memory, write_weights, erase, add)
         logits = self.output_layer(torch.cat([h, reads.flatten(1)], dim=1))
@@ -435,11 +443,50 @@ def _evaluate_on_training_range(model: nn.Module, config: dict[str, Any], seed: 
     return {"bit_errors": float(evaluate_bit_errors(model, task(config["task"])(1000, **config["train"], seed=seed)).mean())}
 
 
-def _recipe(name: str, summary: str, config: dict[str, Any], evaluate: Any, tolerance: dict[str, float]) -> Any:
+def _start_from_copy(copy_model: NTM, model: NTM) -> None:
+    """Copy every weight of a trained copy NTM into a repeat-copy NTM of the same sizes (a curriculum).
+
+    Repeat copy has one more input channel (the repeat count, after the bits and the delimiter) and one more output
+    (the end marker, after the bits). The controller's weights for that input start at zero, so the new machine
+    starts by doing exactly what the copy machine does; the output layer's row for the end marker keeps its fresh
+    initialisation; everything else, the heads included, starts as the copy machine's.
+    """
+    new_input = copy_model.input_size  # index of the extra input channel
+    with torch.no_grad():
+        for name, old in copy_model.state_dict().items():
+            new = model.state_dict()[name]
+            if name == "controller.weight_ih":  # columns: inputs, then reads
+                new[:, :new_input] = old[:, :new_input]
+                new[:, new_input] = 0.0
+                new[:, new_input + 1 :] = old[:, new_input:]
+            elif name.startswith("output_layer."):  # rows: outputs
+                new[: old.shape[0]] = old
+            else:
+                new.copy_(old)
+
+
+def train_from_copy(config: dict[str, Any], seed: int, progress: bool = True) -> tuple[nn.Module, dict[str, Any]]:
+    """Train repeat copy starting from the zoo's trained copy NTM (``_start_from_copy``), then as ``train_on_task``.
+
+    The recorded CPU seconds are this run's; ``cpu_seconds_including_copy`` adds those of the copy model's run.
+    """
+    from attnmem import zoo
+
+    copy_model = zoo.load(config["start_from"])
+    torch.manual_seed(seed)
+    model = _build(config)
+    _start_from_copy(copy_model, model)
+    model, facts = train_on_task(config, seed, progress, model=model)
+    copy_cpu = zoo.manifest(config["start_from"])["cpu_seconds_training"]
+    return model, {**facts, "cpu_seconds_including_copy": round(facts["cpu_seconds_training"] + copy_cpu, 2)}
+
+
+def _recipe(name: str, summary: str, config: dict[str, Any], evaluate: Any, tolerance: dict[str, float],
+            train: Any = train_on_task) -> Any:
     from attnmem.zoo import Recipe
 
     return Recipe(name=name, summary=summary, chapter="07_ntm_algorithms", config=config, seed=0, build=_build,
-                  train=train_on_task, evaluate=evaluate, tolerance=tolerance)
+                  train=train, evaluate=evaluate, tolerance=tolerance)
 
 
 _NTM = {"model": "ntm", "memory_size": 128, "memory_width": 20, "controller_size": 100}
@@ -457,11 +504,14 @@ LSTM_COPY_RECIPE = _recipe(
      "lr": 3e-3, "max_steps": 4000, "eval_every": 100, "target_bits": 0.02},
     _evaluate_copy, {"bit_errors_1_20": 2.0, "bit_errors_40": 8.0, "bit_errors_80": 15.0})
 
+# Starts from the shipped ntm_copy: retraining ntm_copy means retraining ntm_repeat_copy after it.
 NTM_REPEAT_COPY_RECIPE = _recipe(
-    "ntm_repeat_copy", "NTM trained on repeat copy (lengths 1-5, 1-5 repeats; the paper used 1-10 and 1-10)",
+    "ntm_repeat_copy", "NTM trained on repeat copy (lengths 1-5, 1-5 repeats; the paper used 1-10 and 1-10), "
+    "starting from the trained copy NTM",
     {**_NTM, "task": "repeat_copy", "train": {"min_len": 1, "max_len": 5, "min_repeats": 1, "max_repeats": 5},
-     "batch_size": 32, "lr": 3e-3, "max_steps": 2500, "eval_every": 100, "target_bits": 0.1},
-    _evaluate_on_training_range, {"bit_errors": 0.3})
+     "start_from": "ntm_copy", "batch_size": 32, "lr": 3e-3, "max_steps": 8000, "eval_every": 100,
+     "target_bits": 0.1},
+    _evaluate_on_training_range, {"bit_errors": 0.3}, train=train_from_copy)
 
 NTM_ASSOCIATIVE_RECALL_RECIPE = _recipe(
     "ntm_associative_recall", "NTM trained on associative recall (2-6 items of three 6-bit vectors)",

@@ -56,6 +56,8 @@ RECIPES: dict[str, str] = {
     "seq2seq_bahdanau": "attnmem.seq2seq:BAHDANAU_RECIPE",
     "ntm_copy": "attnmem.ntm:NTM_COPY_RECIPE",
     "lstm_copy": "attnmem.ntm:LSTM_COPY_RECIPE",
+    "ntm_repeat_copy": "attnmem.ntm:NTM_REPEAT_COPY_RECIPE",
+    "ntm_associative_recall": "attnmem.ntm:NTM_ASSOCIATIVE_RECALL_RECIPE",
     "memn2n_babi_1k": "attnmem.memnet:MEMN2N_BABI_RECIPE",
 }
 
