@@ -8,6 +8,8 @@ from attnmem.act import (
     AdaptiveRNN,
     FixedStepRNN,
     TauSweep,
+    curriculum_nonzeros,
+    decayed_lr,
     evaluate_parity,
     halting_distribution,
     make_cell,
@@ -218,6 +220,19 @@ def test_parity_batch_is_deterministic_and_well_formed() -> None:
     torch.testing.assert_close(a.targets.squeeze(1), ((a.inputs == 1).sum(dim=(1, 2)) % 2).float())
 
 
+def test_parity_curriculum_caps_the_non_zero_entries() -> None:
+    assert torch.equal(parity_batch(32, 16, seed=4).inputs, parity_batch(32, 16, seed=4, max_nonzeros=16).inputs)
+    easy = parity_batch(2000, 16, seed=4, max_nonzeros=3)
+    assert easy.inputs.shape == (2000, 1, 16)
+    assert set(easy.nonzeros.unique().tolist()) == {1, 2, 3}
+    torch.testing.assert_close(easy.targets.squeeze(1), ((easy.inputs == 1).sum(dim=(1, 2)) % 2).float())
+    assert [curriculum_nonzeros(step, 16, 4000) for step in (0, 1000, 2000, 4000, 9000)] == [2, 5, 9, 16, 16]
+    assert curriculum_nonzeros(0, 16, 0) == 16  # no curriculum: the paper's distribution from the start
+    assert decayed_lr(0, 100, 1e-2, 1e-3) == 1e-2 and abs(decayed_lr(100, 100, 1e-2, 1e-3) - 1e-3) < 1e-12
+    with pytest.raises(ValueError, match=r"max_nonzeros must be an int in 1..length \(16\), got 17"):
+        parity_batch(4, 16, seed=0, max_nonzeros=17)
+
+
 def test_parity_from_string() -> None:
     batch = parity_from_string("+ - + 0 +", 8)
     assert batch.inputs.shape == (1, 1, 8)
@@ -275,6 +290,49 @@ def test_act_learns_parity_of_four_beyond_the_one_step_baseline() -> None:
     torch.manual_seed(0)
     act = train(AdaptiveRNN(length, 32, 1, "rnn", max_steps=6, halting_bias=-1.0), 1e-3)
     assert act > 0.95
+
+
+# --- the chapter's coding exercises ---------------------------------------------------------------------------
+
+
+def _halting_answer(units: torch.Tensor, epsilon: float) -> torch.Tensor:
+    before = units.cumsum(-1) - units
+    reached = before + units >= 1 - epsilon
+    reached[..., -1] = True
+    last = reached.float().argmax(-1, keepdim=True)
+    p = torch.where(torch.arange(units.shape[-1]) < last, units, torch.zeros_like(units))
+    return p.scatter(-1, last, 1 - before.gather(-1, last))
+
+
+def _ponder_answer(units: torch.Tensor, epsilon: float) -> torch.Tensor:
+    p = _halting_answer(units, epsilon)
+    last = (p > 0).float().cumsum(-1).argmax(-1, keepdim=True)  # the last step with probability
+    return (last + 1).squeeze(-1).float() + p.gather(-1, last).squeeze(-1)
+
+
+def test_exercise_checkers_pass_right_answers_and_explain_wrong_ones() -> None:
+    from attnmem.exercises import check
+
+    assert check("ex-08-halting", _halting_answer).passed
+    assert check("ex-08-ponder", _ponder_answer).passed
+
+    def own_last_step(units, epsilon):
+        p = _halting_answer(units, epsilon)
+        return torch.where(p > 0, units, p)
+
+    failed = check("ex-08-halting", own_last_step)
+    assert not failed.passed and "remainder R = 1 - (sum of the earlier h)" in failed.message
+    failed = check("ex-08-halting", lambda units, epsilon: _halting_answer(units, 0.0))
+    assert not failed.passed and "1 - epsilon" in failed.message
+    failed = check("ex-08-ponder", lambda units, epsilon: _ponder_answer(units, epsilon).detach())
+    assert not failed.passed and "no gradient flows back" in failed.message
+
+    def gradient_on_every_step(units, epsilon):  # the right values, but d rho / d h = +1 everywhere
+        return _ponder_answer(units, epsilon).detach() + units.sum(-1) - units.sum(-1).detach()
+
+    failed = check("ex-08-ponder", gradient_on_every_step)
+    assert not failed.passed and "through R = 1 - sum_(n<N) h^n" in failed.message
+    assert check("ex-08-ponder", lambda units, epsilon: None).status == "not written"
 
 
 # --- the explorer -----------------------------------------------------------------------------------------------

@@ -252,15 +252,22 @@ def parity_targets(inputs: Tensor) -> Tensor:
     return ((inputs == 1).sum(dim=-1) % 2).float()
 
 
-def parity_batch(batch_size: int, length: int, seed: int | torch.Generator) -> ParityBatch:
+def parity_batch(
+    batch_size: int, length: int, seed: int | torch.Generator, max_nonzeros: int | None = None
+) -> ParityBatch:
     """Graves (2016, Section 3.1): a random number (1..length) of entries set to +1 or -1, the rest 0.
 
     The positions and signs are uniform; the target is the parity of the number of +1 entries. Every vector is
     one input step, so a plain RNN must answer after a single update, while ACT may ponder first.
+    ``max_nonzeros`` caps the number of non-zero entries (drawn from 1..max_nonzeros instead of 1..length): a
+    curriculum of easier vectors of the same length; ``None`` is the paper's distribution.
     """
     check_positive(batch_size=batch_size, length=length)
+    most = length if max_nonzeros is None else max_nonzeros
+    if isinstance(most, bool) or not isinstance(most, int) or not 1 <= most <= length:
+        raise ValueError(f"max_nonzeros must be an int in 1..length ({length}), got {max_nonzeros!r}")
     generator = generator_from(seed)
-    count = torch.randint(1, length + 1, (batch_size, 1), generator=generator)
+    count = torch.randint(1, most + 1, (batch_size, 1), generator=generator)
     ranks = torch.rand(batch_size, length, generator=generator).argsort(dim=1).argsort(dim=1)
     signs = torch.randint(0, 2, (batch_size, length), generator=generator) * 2 - 1
     inputs = torch.where(ranks < count, signs, 0).float()
