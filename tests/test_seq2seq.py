@@ -61,6 +61,34 @@ def test_encoder_ignores_padding_and_is_bidirectional():
     assert padded.mask.tolist() == [[True] * 4 + [False] * 3]
 
 
+def test_precomputed_keys_give_bahdanau_eq_6_exactly():
+    """``prepare`` computes U h_j once; a step then scores v · tanh(W s + U h_j) as the AdditiveScore module does."""
+    from attnmem.attention import attend
+
+    model, batch = model_for("bahdanau", seed=2), small_batch()
+    encoded = model.encode(batch.src, batch.src_lengths)
+    assert encoded.keys is not None and encoded.keys.shape[:2] == batch.src.shape
+    state = model.decoder.start(encoded)
+    step = model.decoder.step(batch.tgt_in[:, 0], state, encoded)
+    direct = attend(state[0].unsqueeze(1), encoded.outputs, encoded.outputs, encoded.mask.unsqueeze(1),
+                    score=model.decoder.score)
+    torch.testing.assert_close(step.weights, direct.weights.squeeze(1))
+    unprepared = model.decoder.step(batch.tgt_in[:, 0], state, encoded._replace(keys=None))
+    torch.testing.assert_close(unprepared.logits, step.logits)
+
+
+def test_dropout_acts_only_in_training_and_keeps_the_parameter_layout():
+    plain, dropped = model_for("bahdanau", seed=0), model_for("bahdanau", seed=0, dropout=0.3)
+    assert plain.state_dict().keys() == dropped.state_dict().keys()
+    batch = small_batch()
+    inputs = (batch.src, batch.src_lengths, batch.tgt_in)
+    torch.testing.assert_close(dropped(*inputs).logits, plain(*inputs).logits)  # eval mode: no dropout
+    dropped.train()
+    assert not torch.allclose(dropped(*inputs).logits, plain(*inputs).logits)
+    with pytest.raises(ValueError, match="dropout must be a probability"):
+        build_model({**SMALL, "attention": "none", "dropout": 1.5})
+
+
 def test_padding_does_not_change_a_sentence_translation():
     model = model_for("bahdanau")
     pairs = sample_pairs(3, 4, 12, seed=2)

@@ -18,6 +18,8 @@ from attnmem.tasks.translation import (
     make_batch,
     normalize,
     parse,
+    possible_clause_counts,
+    sample_clauses,
     sample_pairs,
     sample_source,
     source_vocab,
@@ -82,6 +84,31 @@ def test_ungrammatical_sentences_get_a_clear_error(sentence, message):
         parse(sentence)
 
 
+@given(length=st.integers(3, 70), seed=st.integers(0, 10_000))
+@settings(max_examples=60, deadline=None)
+def test_even_clause_counts_give_the_exact_length_and_a_possible_count(length, seed):
+    clauses = sample_clauses(length, random.Random(seed), clause_counts="even")
+    words = " and ".join(" ".join(c.source()) for c in clauses).split()
+    assert len(words) == length and len(clauses) in possible_clause_counts(length)
+    assert translate(words) != []
+
+
+def test_possible_clause_counts_by_hand():
+    assert list(possible_clause_counts(3)) == [1]  # "the dog runs"
+    assert list(possible_clause_counts(10)) == [1, 2]  # one long clause, or 3 + "and" + 6
+    assert list(possible_clause_counts(11)) == [2, 3]  # 11 words cannot be one clause of at most 10
+    assert list(possible_clause_counts(30)) == [3, 4, 5, 6, 7]
+
+
+def test_even_clause_counts_cover_what_natural_sampling_rarely_gives():
+    """Natural sampling gives about one clause per 7.5 words; "even" makes every possible count about as common."""
+    rng = random.Random(0)
+    natural = [len(sample_clauses(30, rng)) for _ in range(600)]
+    even = [len(sample_clauses(30, rng, "even")) for _ in range(600)]
+    assert natural.count(7) <= 3 and 90 <= even.count(7) <= 150
+    assert sample_pairs(5, 20, 30, seed=1, clause_counts="even") != sample_pairs(5, 20, 30, seed=1)
+
+
 def test_bad_lengths_and_orders_are_errors():
     with pytest.raises(GrammarError, match="shortest sentence"):
         sample_source(2, random.Random(0))
@@ -91,6 +118,10 @@ def test_bad_lengths_and_orders_are_errors():
         translate("the dog runs", order="backwards")
     with pytest.raises(ValueError, match="n must be"):
         sample_pairs(0, 3, 5, seed=0)
+    with pytest.raises(ValueError, match="clause_counts must be one of"):
+        sample_clauses(10, random.Random(0), clause_counts="many")
+    with pytest.raises(ValueError, match="clause_counts must be one of"):
+        SyntheticTranslation(clause_counts="many")
 
 
 # --- vocabularies and batches -------------------------------------------------------------------------------------

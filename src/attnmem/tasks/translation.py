@@ -11,7 +11,11 @@ English-like source in ways that make attention necessary and its alignments wor
   *subject*, which in Zeta sits at the other end of the clause, beyond the whole object phrase.
 
 Sentences are clauses joined by ``and``; ``sample_source(length, rng)`` builds a sentence of exactly ``length``
-words, so accuracy can be measured against length (Bahdanau et al. 2015, Figure 2). ``order="monotone"`` gives a
+words, so accuracy can be measured against length (Bahdanau et al. 2015, Figure 2). By default clause lengths are
+drawn one after another, so the number of clauses grows with the length (about one per 7.5 words);
+``clause_counts="even"`` first draws the number of clauses evenly from all that can make the length, so short
+sentences made of many short clauses are as common as any (a training distribution whose 30-word sentences have
+from 3 to 7 clauses, as many as most 45-word ones). ``order="monotone"`` gives a
 word-by-word variant without reordering, for the reversed-source experiment of Sutskever et al. (2014).
 
 For real data, ``load_parallel`` reads the tab-separated format of the Tatoeba/Anki files (``fra.txt``: one
@@ -37,8 +41,11 @@ __all__ = [
     "INTRANSITIVE_VERBS",
     "ADVERBS",
     "ORDERS",
+    "CLAUSE_COUNTS",
     "GrammarError",
     "Clause",
+    "possible_clause_counts",
+    "sample_clauses",
     "sample_source",
     "parse",
     "translate",
@@ -74,6 +81,7 @@ INTRANSITIVE_VERBS: dict[str, str] = {"runs": "kur", "sleeps": "dorm", "sings": 
 ADVERBS: dict[str, tuple[str, str]] = {"quickly": ("pli", "rapid"), "slowly": ("pli", "lent"), "often": ("mult", "fojo")}
 CONJUNCTION = ("and", "kaj")
 ORDERS = ("reordered", "monotone")
+CLAUSE_COUNTS = ("natural", "even")
 MAX_ADJECTIVES = 2  # per noun phrase
 
 
@@ -156,10 +164,34 @@ def _clause(words: int, rng: random.Random) -> Clause:
     )
 
 
-def sample_clauses(length: int, rng: random.Random) -> list[Clause]:
-    """Clauses whose source sentence (clauses joined by ``and``) has exactly ``length`` words."""
+def possible_clause_counts(length: int) -> range:
+    """How many clauses a sentence of ``length`` words can have (k clauses of 3-10 words joined by k - 1 ``and``)."""
+    return range(-(-(length + 1) // (MAX_CLAUSE + 1)), (length + 1) // (MIN_CLAUSE + 1) + 1)
+
+
+def _clauses_of_count(length: int, count: int, rng: random.Random) -> list[Clause]:
+    """``count`` clauses, lengths drawn one by one from what still leaves the rest a possible length."""
+    clauses, remaining = [], length - (count - 1)  # words left for clauses, the ``and``s taken out
+    for left in range(count - 1, -1, -1):
+        shortest = max(MIN_CLAUSE, remaining - MAX_CLAUSE * left)
+        words = rng.randint(shortest, min(MAX_CLAUSE, remaining - MIN_CLAUSE * left))
+        clauses.append(_clause(words, rng))
+        remaining -= words
+    return clauses
+
+
+def sample_clauses(length: int, rng: random.Random, clause_counts: str = "natural") -> list[Clause]:
+    """Clauses whose source sentence (clauses joined by ``and``) has exactly ``length`` words.
+
+    ``clause_counts="natural"`` draws clause lengths one after another (3-10 words, the last takes the rest);
+    ``"even"`` first draws the number of clauses evenly from ``possible_clause_counts(length)``.
+    """
     if not isinstance(length, int) or length < MIN_CLAUSE:
         raise GrammarError(f"the shortest sentence has {MIN_CLAUSE} words ('the dog runs'); got length {length!r}")
+    if clause_counts not in CLAUSE_COUNTS:
+        raise ValueError(f"clause_counts must be one of {CLAUSE_COUNTS}, got {clause_counts!r}")
+    if clause_counts == "even":
+        return _clauses_of_count(length, rng.choice(possible_clause_counts(length)), rng)
     clauses, remaining = [], length
     while remaining > MAX_CLAUSE:
         # leave room for "and" plus at least one more clause of MIN_CLAUSE words
@@ -255,8 +287,12 @@ class Pair(NamedTuple):
     target: list[str]
 
 
-def sample_pairs(n: int, min_length: int, max_length: int, seed: int, order: str = "reordered") -> list[Pair]:
-    """``n`` sentence pairs with source lengths uniform in ``[min_length, max_length]``; the same seed, the same pairs."""
+def sample_pairs(n: int, min_length: int, max_length: int, seed: int, order: str = "reordered",
+                 clause_counts: str = "natural") -> list[Pair]:
+    """``n`` sentence pairs with source lengths uniform in ``[min_length, max_length]``; the same seed, the same pairs.
+
+    ``clause_counts`` says how the clauses of a sentence are drawn (see ``sample_clauses``).
+    """
     _check_order(order)
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
@@ -265,7 +301,7 @@ def sample_pairs(n: int, min_length: int, max_length: int, seed: int, order: str
     rng = random.Random(seed)
     pairs = []
     for _ in range(n):
-        clauses = sample_clauses(rng.randint(min_length, max_length), rng)
+        clauses = sample_clauses(rng.randint(min_length, max_length), rng, clause_counts)
         pairs.append(Pair(_join([c.source() for c in clauses], CONJUNCTION[0]),
                           _join([c.zeta(order) for c in clauses], CONJUNCTION[1])))
     return pairs
@@ -395,9 +431,12 @@ class SyntheticTranslation:
     max_length: int = 30
     order: str = "reordered"
     reverse_source: bool = False
+    clause_counts: str = "natural"
 
     def __post_init__(self) -> None:
         _check_order(self.order)
+        if self.clause_counts not in CLAUSE_COUNTS:
+            raise ValueError(f"clause_counts must be one of {CLAUSE_COUNTS}, got {self.clause_counts!r}")
         if not MIN_CLAUSE <= self.min_length <= self.max_length:
             raise GrammarError(f"need {MIN_CLAUSE} <= min_length <= max_length, got {self.min_length}, "
                                f"{self.max_length}")
@@ -411,7 +450,8 @@ class SyntheticTranslation:
         return target_vocab()
 
     def pairs(self, n: int, seed: int, min_length: int | None = None, max_length: int | None = None) -> list[Pair]:
-        return sample_pairs(n, min_length or self.min_length, max_length or self.max_length, seed, self.order)
+        return sample_pairs(n, min_length or self.min_length, max_length or self.max_length, seed, self.order,
+                            self.clause_counts)
 
     def batch(self, pairs: Sequence[Pair]) -> Batch:
         return make_batch(pairs, self.src_vocab, self.tgt_vocab, self.reverse_source)
@@ -435,7 +475,7 @@ class SyntheticTranslation:
             if window is not None:
                 start = random.Random(seed).randint(self.min_length - window, self.max_length)
                 low, high = max(self.min_length, start), min(self.max_length, start + window)
-            pairs = sample_pairs(batch_size, low, high, seed, self.order)
+            pairs = sample_pairs(batch_size, low, high, seed, self.order, self.clause_counts)
             return make_batch(pairs, src_vocab, tgt_vocab, self.reverse_source)
 
         return draw
