@@ -57,6 +57,22 @@ def test_shapes_and_attention_is_a_distribution_per_hop(tying, encoding):
     assert model.embeddings.shape[1] == expected and (tying == "layerwise") == hasattr(model, "hop_map")
 
 
+@pytest.mark.parametrize("tying", ["adjacent", "layerwise"])
+def test_networks_side_by_side_answer_as_if_each_were_alone(tying):
+    torch.manual_seed(0)
+    together = MemN2N(len(VOCAB), dim=10, hops=2, tying=tying, models=4)
+    batch = _batch(2, 13)
+    owner = torch.tensor([3, 0, 3, 1, 3, 3, 0, 1, 3, 0, 1, 3, 1])  # mixed order, uneven groups, network 2 unused
+    out = together.run(batch, owner)
+    for network in (0, 1, 3):
+        rows = (owner == network).nonzero().flatten()
+        alone = together.pick([network]).run(batch.select(rows))
+        torch.testing.assert_close(out.logits[rows], alone.logits, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(out.attention[rows], alone.attention[:, :, :out.attention.shape[2]])
+    out.logits.sum().backward()
+    assert together.embeddings.grad[2].eq(0).all() and together.embeddings.grad[3].abs().sum() > 0
+
+
 @settings(max_examples=25, deadline=None)
 @given(st.lists(st.integers(0, 6), min_size=1, max_size=5), st.integers(0, 1000))
 def test_empty_memories_get_no_weight_and_an_empty_story_gives_no_nan(counts, seed):
