@@ -411,7 +411,7 @@ def _evaluate_sweep(sweep: nn.Module, config: dict[str, Any], seed: int) -> dict
 def _recipes() -> tuple[Any, Any, Any]:
     from attnmem.zoo import Recipe
 
-    base = {"length": 16, "hidden": 128, "cell": "lstm", "max_steps": 8, "batch_size": 128, "lr": 3e-3,
+    base = {"length": 16, "hidden": 128, "cell": "lstm", "max_steps": 12, "batch_size": 128, "lr": 3e-3,
             "lr_final": 1e-4, "steps": 15000, "eval_every": 500, "halting_bias": -1.0, "tau_warmup": 6000,
             "curriculum": 4000}
     act = Recipe(
