@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from checker_testing import failed
 
 from attnmem import exercises
 from attnmem.exercises import (
     EXERCISES,
-    CheckResult,
     Mismatch,
     check,
     check_additive_scores,
@@ -23,12 +23,6 @@ def additive(query, keys, w_query, w_key, v):
 
 def laplace(query, keys, bandwidth):
     return -(query - keys.T).abs() / bandwidth
-
-
-def _failed(result: CheckResult, *fragments: str) -> None:
-    assert result.status == "failed" and not result.passed and not result
-    for fragment in fragments:
-        assert fragment in result.message, f"{fragment!r} is not in the message:\n{result.message}"
 
 
 def test_right_answers_pass():
@@ -49,20 +43,20 @@ def test_a_stub_is_not_written_yet_rather_than_wrong():
 
 
 def test_a_transposed_result_names_both_shapes_and_the_likely_cause():
-    _failed(
+    failed(
         check_additive_scores(lambda *args: additive(*args).transpose(-1, -2)),
         "have shape (2, 7, 3), but should have shape (2, 3, 7)",
         "query (2, 3, 5), keys (2, 7, 4)",
         "look transposed",
     )
-    _failed(check_laplace_scores(lambda q, k, w: laplace(k, q, w)), "shape (9, 6)", "look transposed")
+    failed(check_laplace_scores(lambda q, k, w: laplace(k, q, w)), "shape (9, 6)", "look transposed")
 
 
 def test_forgetting_v_is_explained():
     def no_v(query, keys, w_query, w_key, v):
         return torch.tanh((query @ w_query).unsqueeze(-2) + (keys @ w_key).unsqueeze(-3))
 
-    _failed(check_additive_scores(no_v), "shape (2, 3, 7, 8)", "one number per hidden unit")
+    failed(check_additive_scores(no_v), "shape (2, 3, 7, 8)", "one number per hidden unit")
 
 
 def test_a_wrong_value_gives_the_first_index_and_both_values():
@@ -70,7 +64,7 @@ def test_a_wrong_value_gives_the_first_index_and_both_values():
         return ((query @ w_query).unsqueeze(-2) + (keys @ w_key).unsqueeze(-3)) @ v
 
     result = check_additive_scores(no_tanh)
-    _failed(
+    failed(
         result,
         "differ from the reference at 42 of 42 entries",
         "first is at index (0, 0, 0)",
@@ -81,9 +75,9 @@ def test_a_wrong_value_gives_the_first_index_and_both_values():
 
 
 def test_known_slips_of_the_laplace_kernel_get_hints():
-    _failed(check_laplace_scores(lambda q, k, w: -laplace(q, k, w)), "should never be positive")
-    _failed(check_laplace_scores(lambda q, k, w: -((q - k.T) ** 2) / w), "not its square")
-    _failed(check_laplace_scores(lambda q, k, w: -(q - k.T).abs() * w), "does not multiply it")
+    failed(check_laplace_scores(lambda q, k, w: -laplace(q, k, w)), "should never be positive")
+    failed(check_laplace_scores(lambda q, k, w: -((q - k.T) ** 2) / w), "not its square")
+    failed(check_laplace_scores(lambda q, k, w: -(q - k.T).abs() * w), "does not multiply it")
 
 
 def test_an_exception_in_the_readers_code_is_caught_and_located():
@@ -92,7 +86,7 @@ def test_an_exception_in_the_readers_code_is_caught_and_located():
         return hidden
 
     result = check("ex-01-additive", my_additive)
-    _failed(
+    failed(
         result,
         "my_additive raised RuntimeError",
         "at line 2 of my_additive",
@@ -109,17 +103,17 @@ def test_a_loop_that_ignores_broadcast_batches_is_caught():
                 out[..., i, j] = torch.tanh(query[..., i, :] @ w_query + keys[..., j, :] @ w_key) @ v
         return out
 
-    _failed(check_additive_scores(looped), "raised RuntimeError", "query (2, 1, 3, 5), keys (4, 6, 5)")
+    failed(check_additive_scores(looped), "raised RuntimeError", "query (2, 1, 3, 5), keys (4, 6, 5)")
 
 
 def test_a_detached_result_is_told_that_no_gradient_flows():
-    _failed(check_additive_scores(lambda *args: additive(*args).detach()), "no gradient flows back")
+    failed(check_additive_scores(lambda *args: additive(*args).detach()), "no gradient flows back")
 
     def through_numpy(query, keys, bandwidth):
         distance = np.abs(query.detach().numpy() - keys.detach().numpy().T)
         return torch.from_numpy(-distance / float(torch.as_tensor(bandwidth).detach()))
 
-    _failed(check_laplace_scores(through_numpy), "no gradient flows back")
+    failed(check_laplace_scores(through_numpy), "no gradient flows back")
 
 
 def test_changing_an_input_in_place_is_reported():
@@ -127,13 +121,13 @@ def test_changing_an_input_in_place_is_reported():
         query *= 2
         return additive(query, keys, w_query, w_key, v)
 
-    _failed(check_additive_scores(my_additive), "changed its input `query` in place")
+    failed(check_additive_scores(my_additive), "changed its input `query` in place")
 
 
 def test_wrong_types_and_non_finite_values():
-    _failed(check_additive_scores(lambda *args: additive(*args).tolist()), "should be a torch.Tensor", "list")
-    _failed(check_additive_scores(lambda *args: additive(*args).long()), "floating point", "torch.int64")
-    _failed(check_laplace_scores(lambda q, k, w: laplace(q, k, w) / 0.0), "finite number")
+    failed(check_additive_scores(lambda *args: additive(*args).tolist()), "should be a torch.Tensor", "list")
+    failed(check_additive_scores(lambda *args: additive(*args).long()), "floating point", "torch.int64")
+    failed(check_laplace_scores(lambda q, k, w: laplace(q, k, w) / 0.0), "finite number")
 
 
 def test_weights_that_do_not_sum_to_one_break_the_distribution_invariant():
@@ -159,18 +153,18 @@ def test_messages_never_show_the_reference_code():
 
 
 def test_results_print_nicely():
-    passed, failed = check_additive_scores(additive), check_additive_scores(lambda *a: additive(*a) + 1)
+    passed, wrong = check_additive_scores(additive), check_additive_scores(lambda *a: additive(*a) + 1)
     assert "Well done" in passed._repr_html_() and "#2e7d32" in passed._repr_html_()
-    assert "Not quite yet" in failed._repr_html_() and "<br>" in failed._repr_html_()
-    assert str(failed).startswith("✗ ex-01-additive:")
+    assert "Not quite yet" in wrong._repr_html_() and "<br>" in wrong._repr_html_()
+    assert str(wrong).startswith("✗ ex-01-additive:")
     printed = []
 
     class Printer:
         def text(self, value):
             printed.append(value)
 
-    failed._repr_pretty_(Printer(), False)
-    assert printed == [str(failed)]
+    wrong._repr_pretty_(Printer(), False)
+    assert printed == [str(wrong)]
 
 
 def test_bad_use_of_check_is_a_clear_error():
@@ -249,7 +243,7 @@ def test_content_addressing_explains_zero_norms_and_other_slips():
         norms = key.norm(dim=-1, keepdim=True) * memory.norm(dim=-1).unsqueeze(1)
         return torch.softmax(beta.unsqueeze(-1) * dot / norms, dim=-1)
 
-    _failed(check("ex-06-content", unsafe), "holds nan", "a norm is 0 here", "epsilon")
+    failed(check("ex-06-content", unsafe), "holds nan", "a norm is 0 here", "epsilon")
 
     def square_root(memory, key, beta):
         key_norm = (key**2).sum(-1, keepdim=True).sqrt() + 1e-8
@@ -258,23 +252,23 @@ def test_content_addressing_explains_zero_norms_and_other_slips():
             beta.unsqueeze(-1) * (key @ memory.transpose(1, 2)) / (key_norm * memory_norm), -1
         )
 
-    _failed(check("ex-06-content", square_root), "with a zero key, the gradient", "the key", "vector_norm")
-    _failed(check("ex-06-content", lambda m, k, b: content(m, k, torch.ones_like(b))), "ignore beta")
-    _failed(
+    failed(check("ex-06-content", square_root), "with a zero key, the gradient", "the key", "vector_norm")
+    failed(check("ex-06-content", lambda m, k, b: content(m, k, torch.ones_like(b))), "ignore beta")
+    failed(
         check("ex-06-content", lambda m, k, b: torch.softmax(b.unsqueeze(-1) * (k @ m.transpose(1, 2)), -1)),
         "plain dot product",
     )
-    _failed(
+    failed(
         check("ex-06-content", lambda m, k, b: content(m, k, b).transpose(1, 2)),
         "shape (2, 8, 1), but should have shape (2, 1, 8)",
         "looks transposed",
     )
-    _failed(
+    failed(
         check("ex-06-content", lambda m, k, b: torch.softmax(content(m, k, b).log() * 1.0, dim=1)),
         "must sum to 1 along dimension -1",
         "softmax over the locations",
     )
-    _failed(check("ex-06-content", lambda m, k, b: content(m, k, b).detach()), "no gradient flows back")
+    failed(check("ex-06-content", lambda m, k, b: content(m, k, b).detach()), "no gradient flows back")
 
 
 def test_shift_explains_the_direction_and_the_wrap_around():
@@ -285,9 +279,9 @@ def test_shift_explains_the_direction_and_the_wrap_around():
         padded = torch.nn.functional.pad(weights, (1, 1))
         return s[..., :1] * padded[..., 2:] + s[..., 1:2] * weights + s[..., 2:] * padded[..., :-2]
 
-    _failed(check("ex-06-roll", backwards), "differ from the reference", "go the wrong way", "j + 1")
-    _failed(check("ex-06-roll", no_wrap), "the shift is circular")
-    _failed(
+    failed(check("ex-06-roll", backwards), "differ from the reference", "go the wrong way", "j + 1")
+    failed(check("ex-06-roll", no_wrap), "the shift is circular")
+    failed(
         check("ex-06-roll", lambda w, s: s), "shape (2, 3, 3), but should have shape (2, 3, 7)", "one weight"
     )
 
@@ -306,11 +300,11 @@ def test_bit_errors_explain_the_mask_the_threshold_and_the_shape():
     def fraction(logits, targets, mask):
         return bit_errors(logits, targets, mask) / (mask.sum(1) * targets.shape[-1]).clamp_min(1)
 
-    _failed(check("ex-07-bit-errors", no_mask), "yours is 45, it should be 10", "mask is True are scored")
-    _failed(check("ex-07-bit-errors", threshold(0.5)), "threshold the logits at 0")
-    _failed(check("ex-07-bit-errors", threshold(0.0, strict=False)), "use `> 0`")
-    _failed(check("ex-07-bit-errors", fraction), "not their fraction")
-    _failed(check("ex-07-bit-errors", lambda *a: bit_errors(*a).sum()), "shape ()", "whole batch")
+    failed(check("ex-07-bit-errors", no_mask), "yours is 45, it should be 10", "mask is True are scored")
+    failed(check("ex-07-bit-errors", threshold(0.5)), "threshold the logits at 0")
+    failed(check("ex-07-bit-errors", threshold(0.0, strict=False)), "use `> 0`")
+    failed(check("ex-07-bit-errors", fraction), "not their fraction")
+    failed(check("ex-07-bit-errors", lambda *a: bit_errors(*a).sum()), "shape ()", "whole batch")
     integer = check("ex-07-bit-errors", lambda *a: bit_errors(*a).long())
     assert integer.passed, "an integer count is a fine answer too"
 
@@ -330,11 +324,11 @@ def test_write_explains_the_order_and_the_weighting():
         memory *= 1 - weights.unsqueeze(-1) * erase.unsqueeze(1)
         return memory + weights.unsqueeze(-1) * add.unsqueeze(1)
 
-    _failed(check("ex-07-write", add_then_erase), "the entries of your new memory differ", "erase first")
-    _failed(check("ex-07-write", unweighted_add), "multiply it by the weighting")
-    _failed(check("ex-07-write", unweighted_erase), "1 - w_i e")
-    _failed(check("ex-07-write", in_place), "changed its input `memory` in place")
-    _failed(check("ex-07-write", lambda *a: write(*a).transpose(1, 2)), "looks transposed")
+    failed(check("ex-07-write", add_then_erase), "the entries of your new memory differ", "erase first")
+    failed(check("ex-07-write", unweighted_add), "multiply it by the weighting")
+    failed(check("ex-07-write", unweighted_erase), "1 - w_i e")
+    failed(check("ex-07-write", in_place), "changed its input `memory` in place")
+    failed(check("ex-07-write", lambda *a: write(*a).transpose(1, 2)), "looks transposed")
 
 
 def test_ntm_messages_never_show_the_reference_code():

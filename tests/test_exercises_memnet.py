@@ -6,10 +6,11 @@ import itertools
 
 import pytest
 import torch
+from checker_testing import failed, passes_and_stubs_are_not_written
 
 from attnmem import memnet
 from attnmem.exercise_checks.memnet import hop_reference
-from attnmem.exercises import EXERCISES, CheckResult, check
+from attnmem.exercises import check
 from attnmem.tasks import babi
 
 
@@ -30,27 +31,9 @@ def hop(u, m, c, mask):
 ANSWERS = {"ex-05-position": pe, "ex-05-hop": hop}
 
 
-def _failed(result: CheckResult, *fragments: str) -> None:
-    assert result.status == "failed" and not result.passed, result.message
-    for fragment in fragments:
-        assert fragment in result.message, f"{fragment!r} is not in the message:\n{result.message}"
-
-
 @pytest.mark.parametrize("label", ANSWERS)
 def test_right_answers_pass_and_stubs_are_not_written(label):
-    result = check(label, ANSWERS[label])
-    assert result.passed, result.message
-    assert f"passed all {len(EXERCISES[label].checks)} checks" in result.message
-
-    def stub(*args): ...
-
-    def raises(*args):
-        raise NotImplementedError
-
-    assert check(label, stub).status == "not written"
-    assert check(label, raises).status == "not written"
-    entry = EXERCISES[label]
-    assert entry.chapter == "05" and entry.function.startswith("my_") and len(entry.checks) >= 5
+    passes_and_stubs_are_not_written(label, ANSWERS[label])
 
 
 def test_other_right_answers_pass_too():
@@ -89,7 +72,7 @@ def test_the_hop_reference_is_the_hop_of_the_package_model():
 
 
 def test_position_encoding_slips_get_hints():
-    _failed(
+    failed(
         check("ex-05-position", lambda l, L, d: pe(l, L, d).transpose(-1, -2)),
         "shape (8, 5), but should have shape (5, 8)",
         "look transposed",
@@ -98,7 +81,7 @@ def test_position_encoding_slips_get_hints():
     def one_matrix(lengths, max_length, dim):
         return pe(torch.tensor(max_length), max_length, dim)
 
-    _failed(
+    failed(
         check("ex-05-position", one_matrix),
         "have shape (7, 4), but should have shape (3, 7, 4)",
         "one (max_length, dim) matrix per entry of lengths",
@@ -114,17 +97,17 @@ def test_position_encoding_slips_get_hints():
 
         return weights
 
-    _failed(
+    failed(
         check("ex-05-position", shifted(j_from=0)), "differ from the reference", "count the word positions j"
     )
-    _failed(check("ex-05-position", shifted(k_from=0)), "count the embedding coordinates k from 1")
-    _failed(check("ex-05-position", shifted(j_from=0, k_from=0)), "both counters start at 1")
+    failed(check("ex-05-position", shifted(k_from=0)), "count the embedding coordinates k from 1")
+    failed(check("ex-05-position", shifted(j_from=0, k_from=0)), "both counters start at 1")
 
     def global_length(lengths, max_length, dim):
         inside = torch.arange(1, max_length + 1).unsqueeze(1) <= lengths[..., None, None]
         return torch.where(inside, pe(torch.full_like(lengths, max_length), max_length, dim), 0.0)
 
-    _failed(check("ex-05-position", global_length), "J is each sentence's own word count")
+    failed(check("ex-05-position", global_length), "J is each sentence's own word count")
 
     def unmasked(lengths, max_length, dim):
         j = torch.arange(1, max_length + 1, dtype=torch.float32).unsqueeze(1)
@@ -132,7 +115,7 @@ def test_position_encoding_slips_get_hints():
         big_j = lengths.clamp(min=1).float()[..., None, None]
         return (1 - j / big_j) - k * (1 - 2 * j / big_j)
 
-    _failed(check("ex-05-position", unmasked), "words past a sentence's end are padding")
+    failed(check("ex-05-position", unmasked), "words past a sentence's end are padding")
 
     def plus(lengths, max_length, dim):
         j = torch.arange(1, max_length + 1, dtype=torch.float32).unsqueeze(1)
@@ -140,7 +123,7 @@ def test_position_encoding_slips_get_hints():
         big_j = lengths.clamp(min=1).float()[..., None, None]
         return torch.where(j <= lengths[..., None, None], (1 - j / big_j) + k * (1 - 2 * j / big_j), 0.0)
 
-    _failed(check("ex-05-position", plus), "is subtracted from 1 - j/J, not added")
+    failed(check("ex-05-position", plus), "is subtracted from 1 - j/J, not added")
 
     def divides_by_zero(lengths, max_length, dim):
         j = torch.arange(1, max_length + 1, dtype=torch.float32).unsqueeze(1)
@@ -148,8 +131,8 @@ def test_position_encoding_slips_get_hints():
         big_j = lengths.float()[..., None, None]
         return ((1 - j / big_j) - k * (1 - 2 * j / big_j)) * (j <= lengths[..., None, None])
 
-    _failed(check("ex-05-position", divides_by_zero), "hold nan", "slot of length 0", "clamped to at least 1")
-    _failed(check("ex-05-position", lambda *a: pe(*a).long()), "floating point")
+    failed(check("ex-05-position", divides_by_zero), "hold nan", "slot of length 0", "clamped to at least 1")
+    failed(check("ex-05-position", lambda *a: pe(*a).long()), "floating point")
 
 
 def test_hop_slips_get_hints():
@@ -186,30 +169,30 @@ def test_hop_slips_get_hints():
     def scored_with_c(u, m, c, mask):
         return hop(u, c, c, mask)[0], hop(u, c, c, mask)[1]
 
-    _failed(check("ex-05-hop", unmasked), "which is empty", "very large negative number")
-    _failed(check("ex-05-hop", zero_scores), "which is empty", "a score of 0 still gets weight")
-    _failed(check("ex-05-hop", masked_after), "must sum to 1", "zeroing the empty slots after the softmax")
-    _failed(check("ex-05-hop", minus_infinity), "hold nan", "no sentence at all in memory", "masked_softmax")
+    failed(check("ex-05-hop", unmasked), "which is empty", "very large negative number")
+    failed(check("ex-05-hop", zero_scores), "which is empty", "a score of 0 still gets weight")
+    failed(check("ex-05-hop", masked_after), "must sum to 1", "zeroing the empty slots after the softmax")
+    failed(check("ex-05-hop", minus_infinity), "hold nan", "no sentence at all in memory", "masked_softmax")
     assert check("ex-05-hop", nan_to_num).passed
-    _failed(check("ex-05-hop", root_of_zero), "gradient with respect to m holds NaN", "square root of 0")
-    _failed(check("ex-05-hop", naive_exp), "overflows", "subtracts the largest score")
-    _failed(check("ex-05-hop", scored_with_c), "attention weights differ", "input memory m_i")
-    _failed(check("ex-05-hop", lambda *a: (hop(*a)[0] - a[0], hop(*a)[1])), "the read o alone", "u + o")
-    _failed(check("ex-05-hop", lambda *a: (a[0] * 1.0, hop(*a)[1])), "the query unchanged")
-    _failed(check("ex-05-hop", lambda u, m, c, mask: hop(u, m, m, mask)), "not the input memories m_i")
-    _failed(
+    failed(check("ex-05-hop", root_of_zero), "gradient with respect to m holds NaN", "square root of 0")
+    failed(check("ex-05-hop", naive_exp), "overflows", "subtracts the largest score")
+    failed(check("ex-05-hop", scored_with_c), "attention weights differ", "input memory m_i")
+    failed(check("ex-05-hop", lambda *a: (hop(*a)[0] - a[0], hop(*a)[1])), "the read o alone", "u + o")
+    failed(check("ex-05-hop", lambda *a: (a[0] * 1.0, hop(*a)[1])), "the query unchanged")
+    failed(check("ex-05-hop", lambda u, m, c, mask: hop(u, m, m, mask)), "not the input memories m_i")
+    failed(
         check("ex-05-hop", lambda *a: hop(*a)[0]), "returned one tensor of shape (3, 5)", "return u_next, p"
     )
-    _failed(check("ex-05-hop", lambda *a: (*hop(*a), 1)), "a tuple of length 3")
-    _failed(
+    failed(check("ex-05-hop", lambda *a: (*hop(*a), 1)), "a tuple of length 3")
+    failed(
         check("ex-05-hop", lambda *a: (hop(*a)[0].detach(), hop(*a)[1].detach())), "no gradient flows back"
     )
-    _failed(
+    failed(
         check("ex-05-hop", lambda u, m, c, mask: (u, (m * u.unsqueeze(1)).softmax(-1))),
         "shape (3, 6, 5), but should have shape (3, 6)",
         "one weight per coordinate",
     )
-    _failed(
+    failed(
         check("ex-05-hop", lambda u, m, c, mask: (u, (u @ m.transpose(1, 2)).softmax(-1))),
         "should have shape (3, 6)",
         "every question against every story",
@@ -219,7 +202,7 @@ def test_hop_slips_get_hints():
         m[~mask] = 0.0
         return hop(u, m, c, mask)
 
-    _failed(check("ex-05-hop", in_place), "changed its input `m` in place")
+    failed(check("ex-05-hop", in_place), "changed its input `m` in place")
 
 
 def test_messages_never_show_the_reference_code():

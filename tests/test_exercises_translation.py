@@ -6,9 +6,10 @@ import math
 
 import pytest
 import torch
+from checker_testing import failed, passes_and_stubs_are_not_written
 
 from attnmem import attention
-from attnmem.exercises import EXERCISES, CheckResult, check
+from attnmem.exercises import check
 
 
 def token_accuracy(logits, tgt_out, tgt_mask):
@@ -53,25 +54,9 @@ ANSWERS = {
 }
 
 
-def _failed(result: CheckResult, *fragments: str) -> None:
-    assert result.status == "failed" and not result.passed, result.message
-    for fragment in fragments:
-        assert fragment in result.message, f"{fragment!r} is not in the message:\n{result.message}"
-
-
 @pytest.mark.parametrize("label", ANSWERS)
 def test_right_answers_pass_and_stubs_are_not_written(label):
-    result = check(label, ANSWERS[label])
-    assert result.passed, result.message
-    assert f"passed all {len(EXERCISES[label].checks)} checks" in result.message
-    entry = EXERCISES[label]
-    assert (
-        entry.chapter == label.split("-")[1] and entry.function.startswith("my_") and len(entry.checks) >= 5
-    )
-
-    def stub(*args): ...
-
-    assert check(label, stub).status == "not written"
+    passes_and_stubs_are_not_written(label, ANSWERS[label])
 
 
 def test_token_accuracy_explains_padding_the_denominator_and_the_pooling():
@@ -88,11 +73,11 @@ def test_token_accuracy_explains_padding_the_denominator_and_the_pooling():
     def unguarded(logits, tgt_out, tgt_mask):
         return ((logits.argmax(-1) == tgt_out) & tgt_mask).sum() / tgt_mask.sum()
 
-    _failed(check("ex-02-token-accuracy", with_padding), "tgt_mask is True")
-    _failed(check("ex-02-token-accuracy", all_positions), "not by all positions")
-    _failed(check("ex-02-token-accuracy", per_sentence), "per-sentence accuracies")
-    _failed(check("ex-02-token-accuracy", unguarded), "divide by at least 1")
-    _failed(
+    failed(check("ex-02-token-accuracy", with_padding), "tgt_mask is True")
+    failed(check("ex-02-token-accuracy", all_positions), "not by all positions")
+    failed(check("ex-02-token-accuracy", per_sentence), "per-sentence accuracies")
+    failed(check("ex-02-token-accuracy", unguarded), "divide by at least 1")
+    failed(
         check("ex-02-token-accuracy", lambda lo, t, m: ((lo.argmax(-1) == t) & m).float()),
         "one entry per position",
     )
@@ -110,11 +95,11 @@ def test_reverse_explains_the_padding_and_eos():
             out[row, :length] = src[row, :length].flip(0)
         return out
 
-    _failed(check("ex-02-reverse", whole_rows), "padding now comes first")
-    _failed(check("ex-02-reverse", with_eos), "<eos> moved to the front")
-    _failed(check("ex-02-reverse", lambda src, lengths: src.clone()), "nothing changed")
-    _failed(check("ex-02-reverse", lambda src, lengths: reverse_source(src, lengths).float()), "torch.long")
-    _failed(check("ex-02-reverse", lambda src, lengths: reverse_source(src, lengths).T), "shape")
+    failed(check("ex-02-reverse", whole_rows), "padding now comes first")
+    failed(check("ex-02-reverse", with_eos), "<eos> moved to the front")
+    failed(check("ex-02-reverse", lambda src, lengths: src.clone()), "nothing changed")
+    failed(check("ex-02-reverse", lambda src, lengths: reverse_source(src, lengths).float()), "torch.long")
+    failed(check("ex-02-reverse", lambda src, lengths: reverse_source(src, lengths).T), "shape")
 
 
 def test_a_bahdanau_step_explains_masks_shapes_and_gradients():
@@ -135,12 +120,12 @@ def test_a_bahdanau_step_explains_masks_shapes_and_gradients():
         context, weights = bahdanau(*args)
         return context.unsqueeze(1), weights
 
-    _failed(check("ex-03-step", unmasked), "padded position (1, 4)", "before the softmax")
-    _failed(check("ex-03-step", not_renormalised), "must sum to 1", "after masking")
-    _failed(check("ex-03-step", no_tanh), "without the tanh")
-    _failed(check("ex-03-step", unsqueezed), "your context have shape (3, 1, 6)", "drop the query dimension")
-    _failed(check("ex-03-step", lambda *a: bahdanau(*a)[1]), "should return two tensors")
-    _failed(check("ex-03-step", lambda *a: tuple(t.detach() for t in bahdanau(*a))), "no gradient flows back")
+    failed(check("ex-03-step", unmasked), "padded position (1, 4)", "before the softmax")
+    failed(check("ex-03-step", not_renormalised), "must sum to 1", "after masking")
+    failed(check("ex-03-step", no_tanh), "without the tanh")
+    failed(check("ex-03-step", unsqueezed), "your context have shape (3, 1, 6)", "drop the query dimension")
+    failed(check("ex-03-step", lambda *a: bahdanau(*a)[1]), "should return two tensors")
+    failed(check("ex-03-step", lambda *a: tuple(t.detach() for t in bahdanau(*a))), "no gradient flows back")
 
 
 def test_the_step_checker_leaves_the_global_random_state_alone():
@@ -155,11 +140,11 @@ def test_entropy_explains_zero_weights_units_sign_and_shape():
     def unsafe(alignment):
         return -(alignment * alignment.log()).sum(-1)
 
-    _failed(check("ex-03-entropy", unsafe), "hold nan", "0 · log 0")
-    _failed(check("ex-03-entropy", lambda a: -row_entropy(a)), "never negative")
-    _failed(check("ex-03-entropy", lambda a: row_entropy(a) / math.log(2)), "in bits")
-    _failed(check("ex-03-entropy", lambda a: row_entropy(a).mean()), "one number for the whole alignment")
-    _failed(check("ex-03-entropy", lambda a: -(a * a.clamp_min(1e-12).log()).sum(-2)), "per source column")
+    failed(check("ex-03-entropy", unsafe), "hold nan", "0 · log 0")
+    failed(check("ex-03-entropy", lambda a: -row_entropy(a)), "never negative")
+    failed(check("ex-03-entropy", lambda a: row_entropy(a) / math.log(2)), "in bits")
+    failed(check("ex-03-entropy", lambda a: row_entropy(a).mean()), "one number for the whole alignment")
+    failed(check("ex-03-entropy", lambda a: -(a * a.clamp_min(1e-12).log()).sum(-2)), "per source column")
 
 
 def test_position_explains_lengths_the_tanh_and_the_range():
@@ -175,12 +160,12 @@ def test_position_explains_lengths_the_tanh_and_the_range():
     def no_sigmoid(states, lengths, w_p, v_p):
         return lengths.unsqueeze(-1) * (torch.tanh(states @ w_p) @ v_p)
 
-    _failed(check("ex-04-position", longest), "its own length")
-    _failed(check("ex-04-position", no_tanh), "without the tanh")
-    _failed(check("ex-04-position", minus_one), "not by S - 1")
-    _failed(check("ex-04-position", no_sigmoid), "outside [0,", "sigmoid squeezes")
-    _failed(check("ex-04-position", lambda *a: position(*a).unsqueeze(-1)), "drop the last dimension")
-    _failed(check("ex-04-position", lambda *a: position(*a).detach()), "no gradient flows back")
+    failed(check("ex-04-position", longest), "its own length")
+    failed(check("ex-04-position", no_tanh), "without the tanh")
+    failed(check("ex-04-position", minus_one), "not by S - 1")
+    failed(check("ex-04-position", no_sigmoid), "outside [0,", "sigmoid squeezes")
+    failed(check("ex-04-position", lambda *a: position(*a).unsqueeze(-1)), "drop the last dimension")
+    failed(check("ex-04-position", lambda *a: position(*a).detach()), "no gradient flows back")
 
 
 def test_local_weights_explain_the_window_the_gaussian_and_nan():
@@ -204,12 +189,12 @@ def test_local_weights_explain_the_window_the_gaussian_and_nan():
     def not_a_number(scores, p, D):
         return local(scores, p, D) * torch.tensor(float("nan"))
 
-    _failed(check("ex-04-local", wide_gaussian), "D / 2, not D")
-    _failed(check("ex-04-local", no_window), "exactly 0", "before the softmax")
-    _failed(check("ex-04-local", no_gaussian), "multiply them by the Gaussian")
-    _failed(check("ex-04-local", renormalised), "do not normalise again")
-    _failed(check("ex-04-local", not_a_number), "hold nan", "masked_softmax")
-    _failed(check("ex-04-local", lambda s, p, D: local(s, p.detach(), D)), "the centres p")
+    failed(check("ex-04-local", wide_gaussian), "D / 2, not D")
+    failed(check("ex-04-local", no_window), "exactly 0", "before the softmax")
+    failed(check("ex-04-local", no_gaussian), "multiply them by the Gaussian")
+    failed(check("ex-04-local", renormalised), "do not normalise again")
+    failed(check("ex-04-local", not_a_number), "hold nan", "masked_softmax")
+    failed(check("ex-04-local", lambda s, p, D: local(s, p.detach(), D)), "the centres p")
 
 
 def test_messages_never_show_the_reference_code():
