@@ -38,9 +38,9 @@ test-fast: setup
 lab: setup
 	$(BIN)/jupyter lab notebooks/
 
-# Every benchmark script writes its markdown table to benchmarks/results/.
+# Every benchmark script writes its markdown table to benchmarks/results/ (benchmarks/_*.py are their shared helpers).
 bench: setup
-	for script in benchmarks/*.py; do \
+	for script in benchmarks/[!_]*.py; do \
 		name=$$(basename $$script .py); \
 		$(BIN)/python $$script --out benchmarks/results/$$name.md || exit 1; \
 	done

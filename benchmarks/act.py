@@ -12,6 +12,7 @@ import argparse
 import time
 
 import torch
+from _publish import publish
 
 from attnmem.act import ACT_PARITY_RECIPE, TAU_SWEEP, evaluate_parity, train_parity
 
@@ -91,10 +92,7 @@ def main() -> None:
             lines.append(f"| {tau:g} | {m[f'accuracy@{tau:g}']:.4f} | {m[f'mean_steps@{tau:g}']:.2f} | "
                          f"{m[f'mean_ponder@{tau:g}']:.2f} | {record['seconds_per_tau'][f'{tau:g}']:.0f} |")
     table = "\n".join(lines) + "\n"
-    print(table)
-    if args.out:
-        with open(args.out, "w") as handle:
-            handle.write(table)
+    publish(table, args.out)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import statistics
 import time
 
 import torch
+from _publish import publish
 
 from attnmem import attention
 
@@ -51,10 +52,7 @@ def main() -> None:
             row.append(f"{median_ms(step, args.repeats):.2f}")
         lines.append(f"| {n} | {n * n:,} | " + " | ".join(row) + " |")
     table = "\n".join(lines) + "\n"
-    print(table)
-    if args.out:
-        with open(args.out, "w") as handle:
-            handle.write(table)
+    publish(table, args.out)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import torch
+from _publish import publish
 from torch.nn import functional as F
 
 from attnmem import zoo
@@ -140,10 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         ]
     lines += table(errors)
     text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text)
+    publish(text, args.out)
     return 0
 
 

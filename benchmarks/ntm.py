@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 
 import torch
+from _publish import publish
 
 from attnmem import zoo
 from attnmem.ntm import NTM, NTM_COPY_RECIPE, LSTMBaseline, evaluate_bit_errors, one_thread, train_on_task
@@ -154,11 +155,7 @@ def main() -> None:
               "| NTM | " + " | ".join(f"{e:.2f}" for e in ntm_curve) + " |",
               "| LSTM | " + " | ".join(f"{e:.2f}" for e in lstm_curve) + " |"]
     text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
-        with open(args.out, "w") as handle:
-            handle.write(text)
+    publish(text, args.out)
 
 
 if __name__ == "__main__":

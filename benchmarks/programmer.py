@@ -17,6 +17,7 @@ import statistics
 import time
 
 import torch
+from _publish import publish
 
 from attnmem import programmer as P
 from attnmem import zoo
@@ -102,10 +103,7 @@ def main() -> None:
                 lines.append(f"| {group} | {kind} | {measured[f'accuracy_{kind}']:.3f} |")
         lines += [f"| all | all | {measured['accuracy']:.3f} (soft answer {measured['soft_accuracy']:.3f}) |"]
     text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        with open(args.out, "w") as handle:
-            handle.write(text)
+    publish(text, args.out)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import statistics
 import time
 
 import torch
+from _publish import publish
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
@@ -193,10 +194,7 @@ def main() -> None:
         parts += ["## Score functions compared (Luong dot, general, concat; Bahdanau additive)",
                   score_table(args.score_steps)]
     text = "\n\n".join(parts) + "\n"
-    print(text)
-    if args.out:
-        with open(args.out, "w", encoding="utf-8") as handle:
-            handle.write(text)
+    publish(text, args.out)
 
 
 if __name__ == "__main__":
