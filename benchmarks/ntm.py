@@ -22,51 +22,86 @@ from collections.abc import Callable
 
 import torch
 from _publish import publish
+from torch import Tensor
 
 from attnmem import zoo
-from attnmem.ntm import NTM, NTM_COPY_RECIPE, LSTMBaseline, evaluate_bit_errors, one_thread, train_on_task
+from attnmem.ntm import (
+    NTM,
+    NTM_COPY_RECIPE,
+    LSTMBaseline,
+    NTMState,
+    evaluate_bit_errors,
+    one_thread,
+    train_on_task,
+)
 from attnmem.tasks.algorithmic import copy_task, sequence_loss
 
 LENGTHS = (10, 20, 30, 40, 60, 80, 100, 120)
 
 
-def _seconds_per_call(function: Callable[[], None], repeats: int, warmup: int = 5, rounds: int = 5) -> float:
-    """CPU seconds (all of this process's threads) per call: the best of ``rounds`` rounds of ``repeats`` calls.
+def _seconds_per_call(functions: dict[str, Callable[[], None]], repeats: int, warmup: int = 5,
+                      rounds: int = 15) -> dict[str, float]:
+    """CPU seconds (all of this process's threads) per call of each function: the best of ``rounds`` rounds of
+    ``repeats`` calls, the functions taking turns round by round.
 
-    CPU time rather than wall time, and the best round, because the machine is shared: waiting for a core does not
-    count, and the least disturbed round is the closest to the cost on an idle machine.
+    CPU time rather than wall time, the best round, and taking turns, because the machine is shared: waiting for a
+    core does not count, the least disturbed round is the closest to the cost on an idle machine, and every
+    function sees the same disturbances.
     """
-    for _ in range(warmup):
-        function()
-    best = float("inf")
-    for _ in range(rounds):
-        start = time.process_time()
-        for _ in range(repeats):
+    for function in functions.values():
+        for _ in range(warmup):
             function()
-        best = min(best, (time.process_time() - start) / repeats)
+    best = dict.fromkeys(functions, float("inf"))
+    for _ in range(rounds):
+        for name, function in functions.items():
+            start = time.process_time()
+            for _ in range(repeats):
+                function()
+            best[name] = min(best[name], (time.process_time() - start) / repeats)
     return best
 
 
+def _mid_sequence_state(model: NTM, batch: int) -> NTMState:
+    """A state as in the middle of a sequence: random memory, reads and weightings, all needing gradients."""
+    locations, width = model.memory_size, model.memory_width
+    return NTMState(torch.rand(batch, locations, width).requires_grad_(),
+                    torch.rand(batch, model.read_heads, locations).softmax(-1).requires_grad_(),
+                    torch.rand(batch, model.write_heads, locations).softmax(-1).requires_grad_(),
+                    torch.rand(batch, model.read_heads, width).requires_grad_(),
+                    (torch.rand(batch, 100).requires_grad_(), torch.rand(batch, 100).requires_grad_()))
+
+
 def step_cost(threads: int, repeats: int) -> dict[str, float]:
-    """Forward + backward of one NTM step and of one LSTM cell step, in milliseconds."""
+    """Forward + backward of one NTM step (fused and readable heads; first step and mid-sequence) and of one LSTM
+    cell step (first and mid-sequence), in CPU milliseconds."""
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    model = NTM(9, 8, memory_size=128, memory_width=20, controller_size=100)
-    state = model.initial_state(32)
+    fused = NTM(9, 8, memory_size=128, memory_width=20, controller_size=100)
+    readable = NTM(9, 8, memory_size=128, memory_width=20, controller_size=100, fused=False)
+    readable.load_state_dict(fused.state_dict())
+    states = {"first": fused.initial_state(32), "mid": _mid_sequence_state(fused, 32)}
     x = torch.rand(32, 9)
     cell = torch.nn.LSTMCell(9 + 20, 100)
-    cell_input, hidden = torch.rand(32, 29), (torch.zeros(32, 100), torch.zeros(32, 100))
+    cell_input = torch.rand(32, 29)
+    hidden = {"first": (torch.zeros(32, 100), torch.zeros(32, 100)),
+              "mid": (torch.rand(32, 100).requires_grad_(), torch.rand(32, 100).requires_grad_())}
 
-    def ntm_step() -> None:
-        logits, new_state, _ = model.step(x, state)
-        (logits.sum() + new_state.memory.sum()).backward()
+    def ntm_step(model: NTM, state: NTMState) -> Callable[[], None]:
+        def run() -> None:
+            logits, new_state, _ = model.step(x, state)
+            (logits.sum() + new_state.memory.sum() + new_state.read_weights.sum()).backward()
+        return run
 
-    def lstm_step() -> None:
-        h, c = cell(cell_input, hidden)
-        (h.sum() + c.sum()).backward()
+    def lstm_step(state: tuple[Tensor, Tensor]) -> Callable[[], None]:
+        def run() -> None:
+            h, c = cell(cell_input, state)
+            (h.sum() + c.sum()).backward()
+        return run
 
-    ntm, lstm = _seconds_per_call(ntm_step, repeats), _seconds_per_call(lstm_step, repeats)
-    return {"threads": threads, "ntm_ms": 1e3 * ntm, "lstm_cell_ms": 1e3 * lstm, "ratio": ntm / lstm}
+    functions = {f"{heads} {when}": ntm_step(model, states[when])
+                 for heads, model in (("fused", fused), ("readable", readable)) for when in states}
+    functions |= {f"lstm {when}": lstm_step(hidden[when]) for when in hidden}
+    return {name: 1e3 * seconds for name, seconds in _seconds_per_call(functions, repeats).items()}
 
 
 def batch_cost(repeats: int) -> dict[str, float]:
@@ -78,7 +113,7 @@ def batch_cost(repeats: int) -> dict[str, float]:
             def train_step(model: torch.nn.Module = model) -> None:
                 out = model(batch.inputs)
                 sequence_loss(out.logits if hasattr(out, "logits") else out, batch).backward()
-            costs[name] = 1e3 * _seconds_per_call(train_step, repeats, warmup=1)
+            costs[name] = 1e3 * _seconds_per_call({name: train_step}, repeats, warmup=1, rounds=5)[name]
     return costs
 
 
@@ -106,7 +141,7 @@ def generalisation(name: str, per_length: int) -> list[float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", help="write the markdown tables to this file")
-    parser.add_argument("--repeats", type=int, default=100, help="calls per timing round")
+    parser.add_argument("--repeats", type=int, default=40, help="calls per timing round")
     parser.add_argument("--skip-training", action="store_true", help="read time-to-quality from the zoo manifests")
     parser.add_argument("--per-length", type=int, default=100, help="test sequences per length in the curve")
     args = parser.parse_args()
@@ -116,10 +151,17 @@ def main() -> None:
               f"{time.strftime('%Y-%m-%d')}, load average {os.getloadavg()[0]:.1f} at the start. The cores are "
               "shared with other jobs, so wall times vary; CPU seconds are the time this process ran on a core."), ""]
     lines += ["## One step, forward + backward (batch 32, N = 128, M = 20, 1 read + 1 write head, LSTM 100)", "",
-              "| threads | NTM step (CPU ms) | LSTM cell step (CPU ms) | ratio NTM / LSTM cell |", "|---|---|---|---|"]
+              ("First step: from the initial state, whose memory and weightings need no gradient. Mid-sequence: "
+               "every part of the state needs its gradient, as at any later step of training. Fused heads: "
+               "`attnmem.ntm_fused` (the default); readable: autograd through the chapter's functions."), "",
+              ("| threads | step | NTM, fused heads (CPU ms) | NTM, readable heads (CPU ms) | LSTM cell (CPU ms) | "
+              "ratio fused / LSTM cell | ratio readable / LSTM cell |"), "|---|---|---|---|---|---|---|"]
     for threads in (1, 2):
         row = step_cost(threads, args.repeats)
-        lines.append(f"| {threads} | {row['ntm_ms']:.3f} | {row['lstm_cell_ms']:.3f} | {row['ratio']:.1f} |")
+        for when, label in (("first", "first"), ("mid", "mid-sequence")):
+            fused, readable, lstm = row[f"fused {when}"], row[f"readable {when}"], row[f"lstm {when}"]
+            lines.append(f"| {threads} | {label} | {fused:.3f} | {readable:.3f} | {lstm:.3f} | {fused / lstm:.1f} | "
+                         f"{readable / lstm:.1f} |")
     torch.set_num_threads(2)
     costs = batch_cost(max(3, args.repeats // 20))
     lines += ["", "## One training batch of copy (batch 32, length 20 = 41 steps, forward + backward, one thread)", "",

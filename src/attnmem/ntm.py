@@ -32,6 +32,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from attnmem.ntm_fused import fused_heads
 from attnmem.tasks.algorithmic import AlgorithmicBatch, bit_errors, sequence_loss, task
 
 __all__ = [
@@ -219,6 +220,10 @@ class NTM(nn.Module):
     At each step the controller sees the input and the previous reads; one linear layer maps its output to the
     parameters of every head; all heads are addressed on the current memory, the read heads read, the write heads
     erase and add; the output layer sees the controller output and the new reads.
+
+    With one write head (the book's machines) the heads run as ``attnmem.ntm_fused.FusedHeads``: the same numbers as
+    the readable functions above, in one autograd node whose backward pass is written by hand, which makes a
+    training step markedly cheaper on a CPU (``benchmarks/ntm.py``). ``fused=False`` runs the readable functions.
     """
 
     def __init__(
@@ -233,6 +238,7 @@ class NTM(nn.Module):
         write_heads: int = 1,
         shift_radius: int = 1,
         memory_init: float = 1e-6,
+        fused: bool = True,
     ) -> None:
         super().__init__()
         for name, value in [("input_size", input_size), ("output_size", output_size), ("memory_size", memory_size),
@@ -240,6 +246,8 @@ class NTM(nn.Module):
                             ("read_heads", read_heads), ("write_heads", write_heads)]:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if not isinstance(fused, bool):
+            raise TypeError(f"fused must be True or False, got {fused!r}")
         if controller not in ("lstm", "feedforward"):
             raise ValueError(f"controller must be 'lstm' or 'feedforward', got {controller!r}")
         if not 0 <= shift_radius <= memory_size:
@@ -249,6 +257,7 @@ class NTM(nn.Module):
         self.read_heads, self.write_heads = read_heads, write_heads
         self.shift_size = 2 * shift_radius + 1
         self.memory_init = float(memory_init)
+        self.fused = fused and write_heads == 1
         self.controller_kind = controller
         controller_input = input_size + read_heads * memory_width
         if controller == "lstm":
@@ -269,15 +278,15 @@ class NTM(nn.Module):
         size = self.memory_size if memory_size is None else memory_size
         if isinstance(size, bool) or not isinstance(size, int) or size < self.shift_size // 2 or size < 1:
             raise ValueError(f"memory_size must be a positive int of at least the shift radius, got {size!r}")
-        device = self.head_layer.weight.device
-        memory = torch.full((batch_size, size, self.memory_width), self.memory_init, device=device)
-        focus = torch.zeros(batch_size, 1, size, device=device)
+        like = {"device": self.head_layer.weight.device, "dtype": self.head_layer.weight.dtype}
+        memory = torch.full((batch_size, size, self.memory_width), self.memory_init, **like)
+        focus = torch.zeros(batch_size, 1, size, **like)
         focus[..., 0] = 1.0
-        reads = torch.full((batch_size, self.read_heads, self.memory_width), self.memory_init, device=device)
+        reads = torch.full((batch_size, self.read_heads, self.memory_width), self.memory_init, **like)
         controller: tuple[Tensor, ...] = ()
         if self.controller_kind == "lstm":
             hidden = self.controller.hidden_size  # type: ignore[union-attr]
-            controller = (torch.zeros(batch_size, hidden, device=device), torch.zeros(batch_size, hidden, device=device))
+            controller = (torch.zeros(batch_size, hidden, **like), torch.zeros(batch_size, hidden, **like))
         return NTMState(memory, focus.expand(-1, self.read_heads, -1), focus.expand(-1, self.write_heads, -1),
                         reads, controller)
 
@@ -301,15 +310,20 @@ class NTM(nn.Module):
             controller_state: tuple[Tensor, ...] = (h, c)
         else:
             h, controller_state = self.controller(controller_input), ()
-        params, erase, add = self.head_parameters(h)
         previous = torch.cat([state.read_weights, state.write_weights], dim=1)
-        weights = address(state.memory, params, previous).weights
+        if self.fused:  # the same numbers as below, one autograd node with a hand-written backward
+            weights, reads, memory, erase_add = fused_heads(self.head_layer(h), state.memory, previous,
+                                                            self.read_heads, self.shift_size, _EPS, MAX_SHARPNESS)
+        else:
+            params, erase, add = self.head_parameters(h)
+            weights = address(state.memory, params, previous).weights
+            reads = read_memory(state.memory, weights[:, : self.read_heads])
+            memory = write_memory(state.memory, weights[:, self.read_heads :], erase, add)
+            erase_add = torch.stack([erase, add], dim=2)
         read_weights, write_weights = weights.split([self.read_heads, self.write_heads], dim=1)
-        reads = read_memory(state.memory, read_weights)
-        memory = write_memory(state.memory, write_weights, erase, add)
         logits = self.output_layer(torch.cat([h, reads.flatten(1)], dim=1))
         new_state = NTMState(memory, read_weights, write_weights, reads, controller_state)
-        return logits, new_state, torch.stack([erase, add], dim=2)
+        return logits, new_state, erase_add
 
     def forward(self, inputs: Tensor, memory_size: int | None = None) -> NTMOutput:
         """Run over ``inputs`` (B, T, input_size) from the initial state (with ``memory_size`` locations)."""
