@@ -3,8 +3,10 @@
 Measures, on this machine's CPU:
 
 1. the cost of one NTM step (batch 32, N = 128, M = 20, one read and one write head, LSTM controller of 100)
-   forward + backward, against the LSTM cell alone, with one and with two threads;
-2. the time of one training batch of copy (lengths 1-20, batch 32) for the NTM and the LSTM baseline;
+   forward + backward, against the LSTM cell alone, with one and with two threads, and with both compiled by
+   ``torch.compile`` (which needs a C++ compiler);
+2. the time of one training batch of copy (lengths 1-20, batch 32) for the NTM (eager and with its step compiled)
+   and the LSTM baseline;
 3. time-to-quality: training the NTM on copy from scratch (the zoo recipe) until the validation bit errors reach
    the target, then the bit errors on 1,000 test sequences of lengths 1-20 and at length 40 (``--skip-training``
    reads the numbers from the shipped zoo manifests instead);
@@ -17,8 +19,12 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import tempfile
 import time
 from collections.abc import Callable
+
+# A fresh compile cache, so that the compile times reported are those of a first run.
+os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="ntm-bench-inductor-")
 
 import torch
 from _publish import publish
@@ -71,9 +77,10 @@ def _mid_sequence_state(model: NTM, batch: int) -> NTMState:
                     (torch.rand(batch, 100).requires_grad_(), torch.rand(batch, 100).requires_grad_()))
 
 
-def step_cost(threads: int, repeats: int) -> dict[str, float]:
+def step_cost(threads: int, repeats: int, compiled: bool = False) -> dict[str, float]:
     """Forward + backward of one NTM step (fused and readable heads; first step and mid-sequence) and of one LSTM
-    cell step (first and mid-sequence), in CPU milliseconds."""
+    cell step (first and mid-sequence), in CPU milliseconds; with ``compiled``, each step compiled by
+    ``torch.compile`` first (the fused heads only)."""
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     fused = NTM(9, 8, memory_size=128, memory_width=20, controller_size=100)
@@ -86,30 +93,42 @@ def step_cost(threads: int, repeats: int) -> dict[str, float]:
     hidden = {"first": (torch.zeros(32, 100), torch.zeros(32, 100)),
               "mid": (torch.rand(32, 100).requires_grad_(), torch.rand(32, 100).requires_grad_())}
 
-    def ntm_step(model: NTM, state: NTMState) -> Callable[[], None]:
-        def run() -> None:
+    def ntm_loss(model: NTM) -> Callable[[NTMState], Tensor]:
+        def loss(state: NTMState) -> Tensor:
             logits, new_state, _ = model.step(x, state)
-            (logits.sum() + new_state.memory.sum() + new_state.read_weights.sum()).backward()
-        return run
+            return logits.sum() + new_state.memory.sum() + new_state.read_weights.sum()
+        return loss
 
-    def lstm_step(state: tuple[Tensor, Tensor]) -> Callable[[], None]:
-        def run() -> None:
-            h, c = cell(cell_input, state)
-            (h.sum() + c.sum()).backward()
-        return run
+    def lstm_loss(state: tuple[Tensor, Tensor]) -> Tensor:
+        h, c = cell(cell_input, state)
+        return h.sum() + c.sum()
 
-    functions = {f"{heads} {when}": ntm_step(model, states[when])
-                 for heads, model in (("fused", fused), ("readable", readable)) for when in states}
-    functions |= {f"lstm {when}": lstm_step(hidden[when]) for when in hidden}
+    losses = {"fused": ntm_loss(fused), "lstm": lstm_loss}
+    if compiled:
+        losses = {name: torch.compile(loss, dynamic=False) for name, loss in losses.items()}
+    else:
+        losses["readable"] = ntm_loss(readable)
+    functions = {f"{name} {when}": (lambda loss=loss, state=(hidden if name == "lstm" else states)[when]:
+                                    loss(state).backward())
+                 for name, loss in losses.items() for when in states}
     return {name: 1e3 * seconds for name, seconds in _seconds_per_call(functions, repeats).items()}
 
 
 def batch_cost(repeats: int) -> dict[str, float]:
-    """Milliseconds per training batch of copy (batch 32, lengths 1-20, 41 steps) for the NTM and the LSTM."""
+    """CPU milliseconds per training batch of copy (batch 32, lengths 1-20, 41 steps) for the NTM, the NTM with its
+    step compiled by ``torch.compile``, and the LSTM; and the seconds the compilation took."""
     batch = copy_task(32, 20, 20, seed=0)
+    torch.manual_seed(0)
+    models = {"ntm": NTM(9, 8), "lstm": LSTMBaseline(9, 8, 128)}
+    compiled = NTM(9, 8)
+    compiled.step = torch.compile(compiled.step, dynamic=False)  # type: ignore[method-assign]
+    models["ntm compiled"] = compiled
     costs = {}
     with one_thread():
-        for name, model in (("ntm", NTM(9, 8)), ("lstm", LSTMBaseline(9, 8, 128))):
+        start = time.perf_counter()
+        sequence_loss(compiled(batch.inputs).logits, batch).backward()
+        costs["compile seconds"] = time.perf_counter() - start
+        for name, model in models.items():
             def train_step(model: torch.nn.Module = model) -> None:
                 out = model(batch.inputs)
                 sequence_loss(out.logits if hasattr(out, "logits") else out, batch).backward()
@@ -162,10 +181,21 @@ def main() -> None:
             fused, readable, lstm = row[f"fused {when}"], row[f"readable {when}"], row[f"lstm {when}"]
             lines.append(f"| {threads} | {label} | {fused:.3f} | {readable:.3f} | {lstm:.3f} | {fused / lstm:.1f} | "
                          f"{readable / lstm:.1f} |")
+    start = time.perf_counter()
+    row = step_cost(1, args.repeats, compiled=True)
+    lines += ["", ("With both steps compiled by `torch.compile`, which fuses the many small operations into a few "
+                   f"loops (one thread; compiling and timing these took {time.perf_counter() - start:.0f} s; it needs "
+                   "a C++ compiler):"), "",
+              "| step | NTM, fused heads, compiled (CPU ms) | LSTM cell, compiled (CPU ms) | ratio |", "|---|---|---|---|"]
+    for when, label in (("first", "first"), ("mid", "mid-sequence")):
+        fused, lstm = row[f"fused {when}"], row[f"lstm {when}"]
+        lines.append(f"| {label} | {fused:.3f} | {lstm:.3f} | {fused / lstm:.1f} |")
     torch.set_num_threads(2)
     costs = batch_cost(max(3, args.repeats // 20))
     lines += ["", "## One training batch of copy (batch 32, length 20 = 41 steps, forward + backward, one thread)", "",
-              "| model | CPU ms per batch |", "|---|---|", f"| NTM | {costs['ntm']:.0f} |", f"| LSTM (128) | {costs['lstm']:.0f} |"]
+              "| model | CPU ms per batch |", "|---|---|", f"| NTM | {costs['ntm']:.0f} |",
+              f"| NTM, step compiled (compiling took {costs['compile seconds']:.0f} s) | {costs['ntm compiled']:.0f} |",
+              f"| LSTM (128) | {costs['lstm']:.0f} |"]
 
     lines += ["", "## Time to quality: copy, trained on lengths 1-20 (floor: <= 0.1 bits at 1-20, <= 2 at 40, <= 5 min)", "",
               "| model | source | steps | sequences | wall s | CPU s | bits 1-20 | bits 40 | bits 80 |", "|---|---|---|---|---|---|---|---|---|"]
