@@ -24,8 +24,8 @@ from torch.utils._pytree import tree_leaves
 
 from attnmem import zoo
 from attnmem.attention import AdditiveScore, DotScore, GeneralScore, attend
-from attnmem.seq2seq import accuracy_by_length, beam_search, greedy_decode
-from attnmem.tasks.translation import sample_source, source_vocab
+from attnmem.seq2seq import accuracy_by_length, beam_search, evaluate_pairs, greedy_decode
+from attnmem.tasks.translation import sample_pairs, sample_source, source_vocab, target_vocab
 
 MODELS = ["seq2seq_plain", "seq2seq_bahdanau", "seq2seq_luong_dot", "seq2seq_luong_general", "seq2seq_luong_concat"]
 
@@ -41,6 +41,25 @@ def length_table(names: list[str], lengths: list[int], n: int) -> str:
     for length in lengths:
         cells = [f"{curves[name][length]['exact_match']:.2f} / {curves[name][length]['bleu']:.1f}" for name in names]
         rows.append(f"| {length} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def search_table(names: list[str], lengths: list[int], n: int) -> str:
+    """Greedy against beam-5 exact match past the training lengths: are the errors search errors or model errors?
+
+    If beam search (which finds translations at least as probable as greedy's) were much better, the model would
+    rank the right translation first and greedy decoding would be what loses it; if not, the model itself is wrong.
+    """
+    rows = ["| model | source length | greedy EM | beam 5 EM |", "|---|---|---|---|"]
+    src_vocab, tgt_vocab = source_vocab(), target_vocab()
+    for name in names:
+        model = zoo.load(name)
+        for length in lengths:
+            pairs = sample_pairs(n, length, length, seed=2024 + length)
+            greedy = evaluate_pairs(model, pairs, src_vocab, tgt_vocab)["exact_match"]
+            beam = sum(tgt_vocab.decode(beam_search(model, torch.tensor(src_vocab.encode(p.source)), 5,
+                                                    2 * length + 10)[0].ids) == p.target for p in pairs) / n
+            rows.append(f"| {name} | {length} | {greedy:.2f} | {beam:.2f} |")
     return "\n".join(rows)
 
 
@@ -68,8 +87,8 @@ def latency_table(names: list[str], repeats: int) -> str:
     for name in names:
         model = zoo.load(name)
         timings = {}
-        for label, run in (("greedy", lambda: greedy_decode(model, sentence, 80)),
-                           ("beam", lambda: beam_search(model, sentence, 5, 80))):
+        for label, run in (("greedy", lambda model=model: greedy_decode(model, sentence, 80)),
+                           ("beam", lambda model=model: beam_search(model, sentence, 5, 80))):
             run()  # warm up
             wall, cpu = [], []
             for _ in range(repeats):
@@ -139,8 +158,8 @@ def cost_table(lengths: list[int]) -> str:
 
 def score_table(steps: int) -> str:
     """Train the four score functions the same way (lengths 3-15, 32 units each way) and compare them."""
-    from attnmem.seq2seq import build_model, evaluate_pairs, sequence_loss
-    from attnmem.tasks.translation import SyntheticTranslation, sample_pairs, target_vocab
+    from attnmem.seq2seq import build_model, sequence_loss
+    from attnmem.tasks.translation import SyntheticTranslation
     from attnmem.training import fit
 
     task = SyntheticTranslation(3, 15)
@@ -181,12 +200,14 @@ def main() -> None:
     lengths = [5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 60]
     parts = [
         "# Translation benchmarks (chapters 2–4)",
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} thread; {time.strftime('%Y-%m-%d')}; {load} at the start. Other jobs shared the "
-        f"cores, so times are upper bounds.",
+        (f"Machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+         f"{torch.get_num_threads()} thread; {time.strftime('%Y-%m-%d')}; {load} at the start. Other jobs shared the "
+         f"cores, so times are upper bounds."),
         "## Training (from the zoo manifests)", training_table(names),
         f"## Exact match (EM) and BLEU against source length ({n} fresh sentences per length; trained on 3-30)",
         length_table(names, lengths, n),
+        ("## Search error or model error? Greedy against beam 5 past the training lengths "
+         f"({n} sentences per length)"), search_table([m for m in names if m != "seq2seq_plain"], [40, 45], n),
         "## Decoding latency (median)", latency_table(names, repeats),
         "## The cost of attention: one pass of T queries over S positions, size 128", cost_table([10, 50, 100, 200, 400]),
     ]

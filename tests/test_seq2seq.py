@@ -8,6 +8,7 @@ from attnmem.seq2seq import (
     ATTENTIONS,
     Encoder,
     LuongDecoder,
+    bahdanau_init,
     beam_search,
     build_model,
     evaluate_pairs,
@@ -87,6 +88,28 @@ def test_dropout_acts_only_in_training_and_keeps_the_parameter_layout():
     assert not torch.allclose(dropped(*inputs).logits, plain(*inputs).logits)
     with pytest.raises(ValueError, match="dropout must be a probability"):
         build_model({**SMALL, "attention": "none", "dropout": 1.5})
+
+
+def test_bahdanau_init_follows_their_appendix_and_keeps_the_layout():
+    default, model = model_for("bahdanau"), model_for("bahdanau", init="bahdanau")
+    assert default.state_dict().keys() == model.state_dict().keys()
+    hidden = SMALL["hidden"]
+    for weight in (model.encoder.rnn.weight_hh_l0, model.encoder.rnn.weight_hh_l0_reverse, model.decoder.cell.weight_hh):
+        for block in weight.detach().chunk(3):  # one orthogonal matrix per gate
+            torch.testing.assert_close(block @ block.T, torch.eye(len(block)), atol=1e-5, rtol=0)
+    assert model.decoder.cell.weight_hh.shape == (3 * 2 * hidden, 2 * hidden)
+    assert not model.decoder.score.v.any() and float(model.decoder.score.w_key.detach().std()) < 0.003
+    assert 0.005 < float(model.encoder.embedding.weight.detach().std()) < 0.02 and not model.decoder.out.bias.any()
+    batch = small_batch()
+    weights = model(batch.src, batch.src_lengths, batch.tgt_in).alignments  # v_a = 0: attention starts uniform
+    uniform = batch.src_mask / batch.src_lengths.unsqueeze(1)
+    torch.testing.assert_close(weights, uniform.unsqueeze(1).expand_as(weights))
+    plain = build_model({**SMALL, "attention": "none", "init": "bahdanau"})  # no attention: the rest still applies
+    assert not plain.decoder.cell.bias_hh.any() and not plain.encoder.rnn.bias_ih_l0.any()
+    bahdanau_init(default)  # also works on a model already built
+    assert not default.decoder.score.v.any()
+    with pytest.raises(ValueError, match="init must be one of"):
+        build_model({**SMALL, "attention": "bahdanau", "init": "xavier"})
 
 
 def test_padding_does_not_change_a_sentence_translation():

@@ -48,6 +48,7 @@ __all__ = [
     "LuongDecoder",
     "Seq2Seq",
     "build_model",
+    "bahdanau_init",
     "sequence_loss",
     "greedy_decode",
     "greedy_batch",
@@ -61,6 +62,8 @@ __all__ = [
 
 #: decoder kinds: no attention, Bahdanau's additive attention, and Luong's three global score functions.
 ATTENTIONS = ("none", "bahdanau", "dot", "general", "concat")
+#: weight initializations: PyTorch's defaults, or that of Bahdanau et al. (2015), Appendix B.2 (``bahdanau_init``).
+INITS = ("pytorch", "bahdanau")
 State = tuple[Tensor, ...]
 
 
@@ -260,8 +263,8 @@ class Seq2Seq(nn.Module):
 
 def build_model(config: dict[str, Any]) -> Seq2Seq:
     """A model from a config: ``src_vocab``, ``tgt_vocab`` (sizes), ``embed``, ``hidden`` (encoder, per direction),
-    ``bidirectional``, ``attention`` (one of ``ATTENTIONS``) and ``dropout`` (default 0). The decoder's size equals
-    the annotation size."""
+    ``bidirectional``, ``attention`` (one of ``ATTENTIONS``), ``dropout`` (default 0) and ``init`` (one of ``INITS``,
+    default ``"pytorch"``). The decoder's size equals the annotation size."""
     required = ("src_vocab", "tgt_vocab", "embed", "hidden", "attention")
     missing = [k for k in required if k not in config]
     if missing:
@@ -273,6 +276,9 @@ def build_model(config: dict[str, Any]) -> Seq2Seq:
     dropout = config.get("dropout", 0.0)
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be a probability in [0, 1), got {dropout!r}")
+    init = config.get("init", "pytorch")
+    if init not in INITS:
+        raise ValueError(f"init must be one of {INITS}, got {init!r}")
     encoder = Encoder(config["src_vocab"], config["embed"], config["hidden"], config.get("bidirectional", True),
                       dropout)
     size, vocab, embed = encoder.output_size, config["tgt_vocab"], config["embed"]
@@ -282,7 +288,34 @@ def build_model(config: dict[str, Any]) -> Seq2Seq:
         decoder = BahdanauDecoder(vocab, embed, size, size, dropout=dropout)
     else:
         decoder = LuongDecoder(vocab, embed, size, size, score=attention, dropout=dropout)
-    return Seq2Seq(encoder, decoder, attention)
+    model = Seq2Seq(encoder, decoder, attention)
+    if init == "bahdanau":
+        bahdanau_init(model)
+    return model
+
+
+@torch.no_grad()
+def bahdanau_init(model: nn.Module) -> None:
+    """The initialization of Bahdanau et al. (2015), Appendix B.2: recurrent weight matrices random orthogonal (one
+    block per gate), the attention's W_a and U_a from N(0, 0.001^2) and its v_a zero, every other weight matrix
+    (embeddings included) from N(0, 0.01^2), biases zero.
+
+    In the zoo's recipe it raised the attention model's exact match on 45-word sentences (trained on 3-30 words) from
+    about 0.72 to about 0.77 (one training run each, 1,000 test sentences; chapter 3)."""
+    for module in model.modules():
+        if isinstance(module, AdditiveScore):
+            nn.init.normal_(module.w_query, std=0.001)
+            nn.init.normal_(module.w_key, std=0.001)
+            nn.init.zeros_(module.v)
+            continue
+        for name, weight in module.named_parameters(recurse=False):
+            if "bias" in name:
+                nn.init.zeros_(weight)
+            elif isinstance(module, (nn.GRU, nn.GRUCell)) and name.startswith("weight_hh"):
+                for block in weight.chunk(3):  # reset, update and new gates
+                    nn.init.orthogonal_(block)
+            else:
+                nn.init.normal_(weight, std=0.01)
 
 
 def sequence_loss(model: Seq2Seq, batch: Batch) -> tuple[Tensor, dict[str, float]]:
@@ -532,9 +565,9 @@ def _recipe(name: str, attention: str, summary: str, chapter: str, steps: int) -
     from attnmem.zoo import Recipe
 
     config = {"attention": attention, "src_vocab": len(source_vocab()), "tgt_vocab": len(target_vocab()),
-              "embed": 32, "hidden": 64, "bidirectional": True, "dropout": 0.2, "min_length": 3, "max_length": 30,
-              "clause_counts": "even", "order": "reordered", "batch_size": 64, "steps": steps, "lr": 0.004,
-              "eval_every": 200, "eval_n": 300}
+              "embed": 32, "hidden": 96, "bidirectional": True, "dropout": 0.2, "min_length": 3, "max_length": 30,
+              "clause_counts": "even", "init": "bahdanau", "order": "reordered", "batch_size": 64, "steps": steps,
+              "lr": 0.004, "eval_every": 200, "eval_n": 300}
     return Recipe(name=name, summary=summary, chapter=chapter, config=config, seed=0, build=build_model,
                   train=train_synthetic, evaluate=evaluate_synthetic,
                   tolerance={"exact_match": 0.06, "bleu": 3.0, "exact_match_len30": 0.08, "exact_match_len45": 0.1})
