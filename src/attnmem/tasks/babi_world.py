@@ -64,7 +64,7 @@ COLOURS = ("white", "yellow", "green", "gray")
 NAMES_16 = ("Lily", "Bernhard", "Greg", "Julius", "Brian")
 SHAPES = ("red square", "blue square", "red sphere", "triangle", "pink rectangle", "yellow square")
 SPATIAL = {"above": (0, 1), "below": (0, -1), "to the left of": (-1, 0), "to the right of": (1, 0)}
-CONTAINERS = ("box", "chest", "suitcase", "container", "chocolate", "box of chocolates", "football")
+CONTAINERS = ("chocolate", "box of chocolates", "box", "chest", "container", "suitcase")  # task 18, smallest first
 AGENTS = ("Antoine", "Sumit", "Yann", "Jason")
 MOTIVES = {"hungry": ("kitchen", "apple"), "thirsty": ("kitchen", "milk"), "tired": ("bedroom", "pajamas"),
            "bored": ("garden", "football")}
@@ -402,17 +402,20 @@ def indefinite_knowledge(rng: random.Random) -> list[Line]:
 
 
 def basic_coreference(rng: random.Random) -> list[Line]:
-    """Task 11: "Mary went to the office. Then she moved to the garden." -> "Where is Mary?" needs both lines."""
+    """Task 11: "Mary went to the office. Then she moved to the garden." -> "Where is Mary?" needs both lines.
+
+    As in the public files, every move that names a person is followed by one that refers to them by pronoun. (An
+    earlier version left 30% of the named moves without a follow-up; its best restart got 8.5% of the questions
+    wrong, against 2.0% now, training task 11 alone with three restarts.)
+    """
     story = _Story()
     known: dict[str, tuple[str, tuple[int, ...]]] = {}
     while story.questions < 5:
         person, room = rng.choice(PEOPLE), rng.choice(ROOMS)
         first = story.say(f"{person} {rng.choice(MOVES)} the {room}.")
-        known[person] = (room, (first,))
-        if rng.random() < 0.7:
-            room = rng.choice([r for r in ROOMS if r != room])
-            then = story.say(f"{rng.choice(THEN)} {GENDER[person]} {rng.choice(MOVES)} the {room}.")
-            known[person] = (room, (first, then))
+        room = rng.choice([r for r in ROOMS if r != room])
+        then = story.say(f"{rng.choice(THEN)} {GENDER[person]} {rng.choice(MOVES)} the {room}.")
+        known[person] = (room, (first, then))
         if len(known) > 1 or rng.random() < 0.5:
             asked = rng.choice(sorted(known))
             story.ask(f"Where is {asked}?", known[asked][0], known[asked][1])
@@ -538,22 +541,34 @@ def positional_reasoning(rng: random.Random) -> list[Line]:
 
 
 def size_reasoning(rng: random.Random) -> list[Line]:
-    """Task 18: "The box fits inside the chest. The chest is bigger than the football." -> "Does the chest fit..."."""
-    story = _Story()
-    order = rng.sample(CONTAINERS, 5)  # smallest first
-    edges: list[tuple[str, str, int]] = []  # (smaller, bigger, line)
-    for small, big in rng.sample([(order[i], order[i + 1]) for i in range(4)], 4):
-        if rng.random() < 0.5:
-            edges.append((small, big, story.say(f"The {small} fits inside the {big}.")))
-        else:
-            edges.append((small, big, story.say(f"The {big} is bigger than the {small}.")))
-    bigger = {s: (b, line) for s, b, line in edges}
-    chains = []  # (small, big, lines) for chains of one or two facts
-    for small, (big, line) in bigger.items():
-        chains.append((small, big, (line,)))
-        if big in bigger:
-            chains.append((small, bigger[big][0], (line, bigger[big][1])))
-    for small, big, lines in rng.sample(chains, 4):
+    """Task 18: "The chocolate fits inside the box. The box is bigger than the chest." -> "Does the chocolate fit..."
+
+    Shaped like the public files: six things, of which the chocolate and the box of chocolates are always the two
+    smallest (the four others are ordered anew in every story); five true comparisons, then five questions, each
+    comparing the chocolate or the box of chocolates with something bigger, following from one or two of the
+    stated facts. In the public stories we have seen, every question names the chocolate or the box of
+    chocolates and they are never the bigger of a stated pair except against each other; so there, and here, the
+    question's words alone decide the answer (the chocolate fits in everything), and the supporting facts only
+    confirm it. An earlier version asked about any two of seven things in a random order (a football among them)
+    and no restart of the memory network did better than chance on it.
+    """
+    while True:
+        story = _Story()
+        order = [*CONTAINERS[:2], *rng.sample(CONTAINERS[2:], 4)]  # smallest first
+        pairs = [(small, big) for i, small in enumerate(order) for big in order[i + 1:]]
+        bigger: dict[str, list[tuple[str, int]]] = {thing: [] for thing in order}  # thing -> [(bigger, line)]
+        for small, big in rng.sample(pairs, 5):
+            if rng.random() < 0.5:
+                bigger[small].append((big, story.say(f"The {small} fits inside the {big}.")))
+            else:
+                bigger[small].append((big, story.say(f"The {big} is bigger than the {small}.")))
+        chains = [(small, big, (line,)) for small in CONTAINERS[:2] for big, line in bigger[small]]
+        chains += [(small, top, (line, second)) for small in CONTAINERS[:2] for big, line in bigger[small]
+                   for top, second in bigger[big]]
+        if chains:
+            break
+    for _ in range(5):
+        small, big, lines = rng.choice(chains)
         yes = rng.random() < 0.5
         x, y = (small, big) if yes else (big, small)
         if rng.random() < 0.5:
