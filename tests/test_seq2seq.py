@@ -112,6 +112,45 @@ def test_bahdanau_init_follows_their_appendix_and_keeps_the_layout():
         build_model({**SMALL, "attention": "bahdanau", "init": "xavier"})
 
 
+def test_location_decoder_starts_as_bahdanau_and_tracks_where_it_looked():
+    """Chorowski et al. (2015): with the location map at zero the scores are Bahdanau's; the state carries the last
+    and the cumulative weights, and padding changes nothing."""
+    location, bahdanau = model_for("location", seed=1), model_for("bahdanau", seed=1)
+    missing = location.load_state_dict(bahdanau.state_dict(), strict=False).missing_keys
+    assert sorted(missing) == ["decoder.location.conv.weight", "decoder.location.project"]
+    batch = small_batch(5, seed=3)
+    ours = location(batch.src, batch.src_lengths, batch.tgt_in)
+    theirs = bahdanau(batch.src, batch.src_lengths, batch.tgt_in)
+    torch.testing.assert_close(ours.logits, theirs.logits)
+    torch.testing.assert_close(ours.alignments, theirs.alignments)
+
+    with torch.no_grad():
+        location.decoder.location.project.normal_()  # now where it looked matters
+    encoded = location.encode(batch.src, batch.src_lengths)
+    state = location.decoder.start(encoded)
+    assert state[1][:, 0].eq(1).all() and state[1].sum(-1).eq(1).all() and not state[2].any()
+    rows = []
+    for t in range(4):
+        step = location.decoder.step(batch.tgt_in[:, t], state, encoded)
+        rows.append(step.weights)
+        state = step.state
+        torch.testing.assert_close(state[1], step.weights)
+        torch.testing.assert_close(state[2], torch.stack(rows).sum(0))
+    assert not state[2][~batch.src_mask].any()
+    pairs = sample_pairs(3, 4, 12, seed=2)  # padding does not change a sentence's translation
+    together = make_batch(pairs, source_vocab(), target_vocab())
+    alone = make_batch(pairs[:1], source_vocab(), target_vocab())
+    steps = alone.tgt_in.shape[1]
+    torch.testing.assert_close(location(together.src, together.src_lengths, together.tgt_in).logits[0, :steps],
+                               location(alone.src, alone.src_lengths, alone.tgt_in).logits[0], atol=1e-5, rtol=1e-4)
+    initialized = build_model({**SMALL, "attention": "location", "init": "bahdanau"})
+    assert not initialized.decoder.location.project.any()  # the appendix does not touch the location filters
+    assert float(initialized.decoder.location.conv.weight.detach().std()) > 0.05
+    for width in (4, 0, 2.5):
+        with pytest.raises(ValueError, match="positive odd int"):
+            build_model({**SMALL, "attention": "location", "location_width": width})
+
+
 def test_padding_does_not_change_a_sentence_translation():
     model = model_for("bahdanau")
     pairs = sample_pairs(3, 4, 12, seed=2)

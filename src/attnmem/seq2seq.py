@@ -7,6 +7,10 @@
 - ``BahdanauDecoder``: additive attention with the *previous* decoder state as the query (Bahdanau et al. 2015,
   Eqs. 4–6): e_ij = v·tanh(W s_{i-1} + U h_j), alpha_i = softmax(e_i), c_i = sum_j alpha_ij h_j,
   s_i = GRU([y_{i-1}; c_i], s_{i-1}), and the word is predicted from [s_i; c_i; y_{i-1}].
+- ``LocationDecoder``: Bahdanau's score plus *location* terms (Chorowski et al. 2015, Eqs. 8–9): features f_i
+  convolved from where the decoder looked at the previous step (alpha_{i-1}) and from everything it has looked at
+  so far (the sum of alpha_1..alpha_{i-1}), e_ij = v·tanh(W s_{i-1} + U h_j + U_f f_ij). It can learn "move on
+  from where I was", which content alone cannot say in a long sentence that repeats its words.
 - ``LuongDecoder``: global attention with the *current* state as the query (Luong et al. 2015, Sec. 3.1, Eqs. 5–8):
   h_t = GRU([y_{t-1}; h~_{t-1}], h_{t-1}) (input feeding, Sec. 3.3), scores dot / general / concat,
   h~_t = tanh(W_c [c_t; h_t]), and the word is predicted from h~_t.
@@ -45,6 +49,8 @@ __all__ = [
     "Encoder",
     "PlainDecoder",
     "BahdanauDecoder",
+    "LocationFeatures",
+    "LocationDecoder",
     "LuongDecoder",
     "Seq2Seq",
     "build_model",
@@ -60,8 +66,9 @@ __all__ = [
     "train_synthetic",
 ]
 
-#: decoder kinds: no attention, Bahdanau's additive attention, and Luong's three global score functions.
-ATTENTIONS = ("none", "bahdanau", "dot", "general", "concat")
+#: decoder kinds: no attention, Bahdanau's additive attention, Luong's three global score functions, and additive
+#: attention with location features (Chorowski et al. 2015).
+ATTENTIONS = ("none", "bahdanau", "dot", "general", "concat", "location")
 #: weight initializations: PyTorch's defaults, or that of Bahdanau et al. (2015), Appendix B.2 (``bahdanau_init``).
 INITS = ("pytorch", "bahdanau")
 State = tuple[Tensor, ...]
@@ -198,6 +205,62 @@ class BahdanauDecoder(_Decoder):
         return Step(self.out(self.dropout(torch.cat([hidden, context, embedded], -1))), (hidden,), weights)
 
 
+class LocationFeatures(nn.Module):
+    """Location terms of the score, U_f f_ij with f_i = F * [alpha_{i-1}; sum_{k<i} alpha_k] (Chorowski et al. 2015,
+    Eqs. 8–9, with the cumulative weights as a second channel, as in coverage models).
+
+    ``filters`` convolution filters of width ``width`` (odd) slide over the source positions of the two channels;
+    a linear map takes each position's ``filters`` numbers to the score's hidden size. The map starts at zero, so a
+    new model scores by content alone and learns how much where it looked should count.
+    """
+
+    def __init__(self, attention_size: int, filters: int = 8, width: int = 21) -> None:
+        super().__init__()
+        if isinstance(width, bool) or not isinstance(width, int) or width < 1 or width % 2 == 0:
+            raise ValueError(f"location filter width must be a positive odd int (centred on a position), got {width!r}")
+        self.conv = nn.Conv1d(2, filters, width, padding=width // 2, bias=False)
+        self.project = nn.Parameter(torch.zeros(filters, attention_size))
+
+    def reset_parameters(self) -> None:
+        self.conv.reset_parameters()
+        nn.init.zeros_(self.project)
+
+    def forward(self, last: Tensor, total: Tensor) -> Tensor:
+        """(B, S) previous and cumulative weights -> (B, S, A) terms added inside the score's tanh."""
+        return self.conv(torch.stack([last, total], 1)).transpose(1, 2) @ self.project
+
+
+class LocationDecoder(BahdanauDecoder):
+    """Bahdanau's decoder whose scores also see where it looked before (Chorowski et al. 2015, Sec. 2.1):
+    e_ij = v · tanh(W s_{i-1} + U h_j + U_f f_ij), with f_ij from ``LocationFeatures``.
+
+    The state is (s, alpha_{i-1}, sum of the alphas so far). Before the first word the decoder "looked" at the first
+    source word: a one-hot alpha_0 that gives the filters a starting point (the cumulative channel starts at zero).
+    """
+
+    def __init__(self, vocab_size: int, embed: int, hidden: int, memory: int, attention_size: int | None = None,
+                 dropout: float = 0.0, filters: int = 8, width: int = 21) -> None:
+        super().__init__(vocab_size, embed, hidden, memory, attention_size, dropout)
+        self.location = LocationFeatures(self.score.v.shape[0], filters, width)
+
+    def start(self, encoded: Encoded) -> State:
+        first = torch.zeros(encoded.mask.shape, dtype=encoded.outputs.dtype, device=encoded.outputs.device)
+        first[:, 0] = 1.0
+        return torch.tanh(self.init(encoded.final)), first, torch.zeros_like(first)
+
+    def step(self, token: Tensor, state: State, encoded: Encoded) -> Step:
+        previous, last, total = state
+        embedded = self.dropout(self.embedding(token))
+        keys = encoded.keys if encoded.keys is not None else self.prepare(encoded).keys  # U h_j: (B, S, A)
+        query = (previous @ self.score.w_query).unsqueeze(1)
+        scores = torch.tanh(query + keys + self.location(last, total)) @ self.score.v
+        weights = scores.masked_fill(~encoded.mask, float("-inf")).softmax(-1)
+        context = (weights.unsqueeze(1) @ encoded.outputs).squeeze(1)
+        hidden = self.cell(torch.cat([embedded, context], -1), previous)
+        logits = self.out(self.dropout(torch.cat([hidden, context, embedded], -1)))
+        return Step(logits, (hidden, weights, total + weights), weights)
+
+
 class LuongDecoder(_Decoder):
     """Global attention queried by the current state h_t, with input feeding (Luong et al. 2015, Sec. 3.1, 3.3).
 
@@ -264,7 +327,8 @@ class Seq2Seq(nn.Module):
 def build_model(config: dict[str, Any]) -> Seq2Seq:
     """A model from a config: ``src_vocab``, ``tgt_vocab`` (sizes), ``embed``, ``hidden`` (encoder, per direction),
     ``bidirectional``, ``attention`` (one of ``ATTENTIONS``), ``dropout`` (default 0) and ``init`` (one of ``INITS``,
-    default ``"pytorch"``). The decoder's size equals the annotation size."""
+    default ``"pytorch"``); for ``"location"``, ``location_filters`` (default 8) and ``location_width`` (default 21).
+    The decoder's size equals the annotation size."""
     required = ("src_vocab", "tgt_vocab", "embed", "hidden", "attention")
     missing = [k for k in required if k not in config]
     if missing:
@@ -286,6 +350,9 @@ def build_model(config: dict[str, Any]) -> Seq2Seq:
         decoder: _Decoder = PlainDecoder(vocab, embed, size, size, dropout)
     elif attention == "bahdanau":
         decoder = BahdanauDecoder(vocab, embed, size, size, dropout=dropout)
+    elif attention == "location":
+        decoder = LocationDecoder(vocab, embed, size, size, dropout=dropout, filters=config.get("location_filters", 8),
+                                  width=config.get("location_width", 21))
     else:
         decoder = LuongDecoder(vocab, embed, size, size, score=attention, dropout=dropout)
     model = Seq2Seq(encoder, decoder, attention)
@@ -316,6 +383,9 @@ def bahdanau_init(model: nn.Module) -> None:
                     nn.init.orthogonal_(block)
             else:
                 nn.init.normal_(weight, std=0.01)
+    for module in model.modules():  # not in the appendix: location filters keep their own initialization
+        if isinstance(module, LocationFeatures):
+            module.reset_parameters()
 
 
 def sequence_loss(model: Seq2Seq, batch: Batch) -> tuple[Tensor, dict[str, float]]:
@@ -578,6 +648,9 @@ PLAIN_RECIPE = _recipe("seq2seq_plain", "none", "GRU encoder-decoder without att
 BAHDANAU_RECIPE = _recipe("seq2seq_bahdanau", "bahdanau",
                           "GRU encoder-decoder with Bahdanau attention, synthetic task (chapter 3)",
                           "03_bahdanau_attention", 2000)
+LOCATION_RECIPE = _recipe("seq2seq_location", "location",
+                          "GRU encoder-decoder with location-aware attention (Chorowski et al. 2015), synthetic task "
+                          "(chapter 3)", "03_bahdanau_attention", 2000)
 
 
 # --- command line: train on a real tab-separated corpus ------------------------------------------------------------

@@ -54,6 +54,7 @@ RECIPES: dict[str, str] = {
     "act_parity_tau_sweep": "attnmem.act:ACT_PARITY_TAU_SWEEP_RECIPE",
     "seq2seq_plain": "attnmem.seq2seq:PLAIN_RECIPE",
     "seq2seq_bahdanau": "attnmem.seq2seq:BAHDANAU_RECIPE",
+    "seq2seq_location": "attnmem.seq2seq:LOCATION_RECIPE",
     "ntm_copy": "attnmem.ntm:NTM_COPY_RECIPE",
     "lstm_copy": "attnmem.ntm:LSTM_COPY_RECIPE",
     "ntm_repeat_copy": "attnmem.ntm:NTM_REPEAT_COPY_RECIPE",
