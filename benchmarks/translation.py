@@ -27,7 +27,8 @@ from attnmem.attention import AdditiveScore, DotScore, GeneralScore, attend
 from attnmem.seq2seq import accuracy_by_length, beam_search, evaluate_pairs, greedy_decode
 from attnmem.tasks.translation import sample_pairs, sample_source, source_vocab, target_vocab
 
-MODELS = ["seq2seq_plain", "seq2seq_bahdanau", "seq2seq_luong_dot", "seq2seq_luong_general", "seq2seq_luong_concat"]
+MODELS = ["seq2seq_plain", "seq2seq_bahdanau", "seq2seq_location", "seq2seq_luong_dot", "seq2seq_luong_general",
+          "seq2seq_luong_concat"]
 
 
 def shipped() -> list[str]:
@@ -190,7 +191,7 @@ def main() -> None:
     names = shipped()
     if not names:
         raise SystemExit("no translation models are shipped; build them with: python -m attnmem.zoo train "
-                         "seq2seq_plain seq2seq_bahdanau")
+                         "seq2seq_plain seq2seq_bahdanau seq2seq_location")
     n, repeats = (50, 5) if args.quick else (200, 20)
     load = "load average " + " ".join(f"{x:.1f}" for x in os.getloadavg())
     if args.latency_only:
