@@ -18,7 +18,9 @@ at most 1e6. The memory starts as a small constant (1e-6), which Collier & Beel 
 Turing Machines", found to converge about twice as fast as learned or random initialisation.
 
 ``NTM`` is batched over sequences; its ``forward`` returns an ``NTMOutput`` with the logits and, per step, the
-head weightings, the reads and the writes as data. ``LSTMBaseline`` is the memory-less comparison.
+head weightings, the reads and the writes as data. With one write head it runs the heads as one node with a
+hand-written backward pass (``attnmem.ntm_kernel``: compiled C where possible, else ``attnmem.ntm_fused``).
+``LSTMBaseline`` is the memory-less comparison.
 """
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from attnmem.ntm_fused import fused_heads
+from attnmem.ntm_kernel import heads_function
 from attnmem.tasks.algorithmic import AlgorithmicBatch, bit_errors, sequence_loss, task
 
 __all__ = [
@@ -221,9 +223,11 @@ class NTM(nn.Module):
     parameters of every head; all heads are addressed on the current memory, the read heads read, the write heads
     erase and add; the output layer sees the controller output and the new reads.
 
-    With one write head (the book's machines) the heads run as ``attnmem.ntm_fused.FusedHeads``: the same numbers as
-    the readable functions above, in one autograd node whose backward pass is written by hand, which makes a
-    training step markedly cheaper on a CPU (``benchmarks/ntm.py``). ``fused=False`` runs the readable functions.
+    With one write head (the book's machines) the heads run as one autograd node whose backward pass is written by
+    hand: the same numbers as the readable functions above, at a fraction of the cost on a CPU
+    (``benchmarks/ntm.py``). That node is ``attnmem.ntm_kernel.CompiledHeads``, C compiled on first use, for CPU
+    tensors of float32 or float64 when ``ntm_kernel.available()``; otherwise ``attnmem.ntm_fused.FusedHeads``, the
+    same computation in torch operations. ``fused=False`` runs the readable functions.
     """
 
     def __init__(
@@ -312,8 +316,9 @@ class NTM(nn.Module):
             h, controller_state = self.controller(controller_input), ()
         previous = torch.cat([state.read_weights, state.write_weights], dim=1)
         if self.fused:  # the same numbers as below, one autograd node with a hand-written backward
-            weights, reads, memory, erase_add = fused_heads(self.head_layer(h), state.memory, previous,
-                                                            self.read_heads, self.shift_size, _EPS, MAX_SHARPNESS)
+            heads = heads_function(state.memory)
+            weights, reads, memory, erase_add = heads(self.head_layer(h), state.memory, previous, self.read_heads,
+                                                      self.shift_size, _EPS, MAX_SHARPNESS)
         else:
             params, erase, add = self.head_parameters(h)
             weights = address(state.memory, params, previous).weights
