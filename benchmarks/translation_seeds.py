@@ -9,7 +9,7 @@ same weights, since training is deterministic on one machine).
     python benchmarks/translation_seeds.py --recipes seq2seq_location --seeds 0 1 2 3 --jobs 2 \\
         --out benchmarks/results/translation_seeds.md
 
-Each run is single-threaded; ``--jobs`` runs that many at once (one per core). A run takes 5-6 CPU minutes.
+Each run is single-threaded; ``--jobs`` runs that many at once (one per core). A run takes 5-7 CPU minutes.
 """
 from __future__ import annotations
 
