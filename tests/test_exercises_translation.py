@@ -44,11 +44,17 @@ def local(scores, p, D):
     return weights * torch.exp(-(distance**2) / (2 * (D / 2) ** 2))
 
 
+def location_terms(last, total, filters, project):
+    features = torch.nn.functional.conv1d(torch.stack([last, total], 1), filters, padding=filters.shape[-1] // 2)
+    return features.transpose(1, 2) @ project
+
+
 ANSWERS = {
     "ex-02-token-accuracy": token_accuracy,
     "ex-02-reverse": reverse_source,
     "ex-03-step": bahdanau,
     "ex-03-entropy": row_entropy,
+    "ex-03-location-terms": location_terms,
     "ex-04-position": position,
     "ex-04-local": local,
 }
@@ -145,6 +151,20 @@ def test_entropy_explains_zero_weights_units_sign_and_shape():
     failed(check("ex-03-entropy", lambda a: row_entropy(a) / math.log(2)), "in bits")
     failed(check("ex-03-entropy", lambda a: row_entropy(a).mean()), "one number for the whole alignment")
     failed(check("ex-03-entropy", lambda a: -(a * a.clamp_min(1e-12).log()).sum(-2)), "per source column")
+
+
+def test_location_terms_explain_flipping_channels_padding_and_gradients():
+    def flipped(last, total, filters, project):
+        return location_terms(last, total, filters.flip(-1), project)
+
+    def unpadded(last, total, filters, project):
+        return torch.nn.functional.conv1d(torch.stack([last, total], 1), filters).transpose(1, 2) @ project
+
+    failed(check("ex-03-location-terms", flipped), "without flipping")
+    failed(check("ex-03-location-terms", lambda l, t, f, p: location_terms(t, l, f, p)), "channels swapped")
+    failed(check("ex-03-location-terms", unpadded), "have shape (3, 3, 6)", "padding=width // 2")
+    failed(check("ex-03-location-terms", lambda *a: location_terms(*a).transpose(1, 2)), "have shape (3, 6, 7)")
+    failed(check("ex-03-location-terms", lambda *a: location_terms(*a).detach()), "no gradient flows back")
 
 
 def test_position_explains_lengths_the_tanh_and_the_range():

@@ -6,6 +6,8 @@
 - ``ex-03-step``: one step of Bahdanau et al.'s (2015) attention, Eqs. 5–6, with a padding mask
   (``BahdanauDecoder.step``).
 - ``ex-03-entropy``: the entropy of each row of an alignment, the sharpness of attention.
+- ``ex-03-location-terms``: the location terms U_f f_ij of Chorowski et al.'s (2015) location-aware attention, Eqs.
+  8–9, from the previous and the cumulative weights (``seq2seq.LocationFeatures``).
 - ``ex-04-position``: the centre p_t of Luong et al.'s (2015) local attention, Eq. 9, per sentence length.
 - ``ex-04-local``: Luong et al.'s local attention weights, Eq. 10, around those centres.
 
@@ -424,6 +426,75 @@ def _check_entropy(fn: Callable[..., Any]) -> None:
                 / math.log(2),
             },
         )
+
+
+@exercise(
+    "ex-03-location-terms",
+    function="my_location_terms",
+    title="The location terms",
+    checks=(
+        "random weights, filters and maps, with and without padding at the ends of the sentence",
+        "filters of width 1, and filters wider than the sentence",
+        "the terms of a real LocationFeatures module",
+        "channel 0 is last step's weights, channel 1 the cumulative ones",
+        "gradients reach both channels, the filters and the map",
+        "the inputs are left unchanged",
+    ),
+)
+def _check_location_terms(fn: Callable[..., Any]) -> None:
+    generator = torch.Generator().manual_seed(2015)
+    cases = []
+    for batch, positions, filters, width, size in ((3, 7, 4, 5, 6), (2, 6, 3, 1, 4), (2, 3, 2, 9, 5), (1, 1, 2, 3, 3)):
+        last = torch.softmax(3 * torch.randn(batch, positions, generator=generator), -1)
+        cases.append({"last": last, "total": last + torch.rand(batch, positions, generator=generator),
+                      "filters": torch.randn(filters, 2, width, generator=generator),
+                      "project": torch.randn(filters, size, generator=generator)})
+    with torch.random.fork_rng():  # a real module; the reader's random state is left as it was
+        torch.manual_seed(4)
+        module = seq2seq.LocationFeatures(attention_size=5, filters=3, width=7)
+        nn.init.normal_(module.project)
+    last = torch.softmax(torch.randn(2, 9, generator=generator), -1)
+    total = last + torch.rand(2, 9, generator=generator)
+    real = {"last": last, "total": total, "filters": module.conv.weight.detach(), "project": module.project.detach()}
+    cases.append(real)
+    for inputs in cases:
+        last, total, filters, project = inputs.values()
+        batch, positions = last.shape
+        pad = filters.shape[-1] // 2
+
+        def terms(first: Tensor, second: Tensor, kernel: Tensor) -> Tensor:
+            features = torch.nn.functional.conv1d(torch.stack([first, second], 1), kernel, padding=pad)
+            return features.transpose(1, 2) @ project
+
+        expected = terms(last, total, filters)
+        if inputs is real:
+            with torch.no_grad():
+                expected = module(last, total)
+        slips = {"your terms match filters applied flipped (a true convolution). torch.nn.functional.conv1d, like "
+                 "LocationFeatures, slides the filters without flipping them (a cross-correlation); since the "
+                 "filters are learned, either would do, but here yours must not flip.": terms(last, total,
+                                                                                              filters.flip(-1))}
+        if filters.shape[-1] > 1:
+            slips["your terms match the two channels swapped: channel 0 of the filters reads last step's weights, "
+                  "channel 1 the cumulative ones (stack them in that order)."] = terms(total, last, filters)
+        expect_close(
+            call(fn, **inputs),
+            expected,
+            "your terms",
+            inputs,
+            rtol=1e-4,
+            slips=slips,
+            shape_hints={
+                (batch, max(positions - 2 * pad, 0), project.shape[1]): "without padding the filters lose "
+                "width // 2 positions at each end; pad the sentence with zeros (padding=width // 2), so every "
+                "source position gets its terms.",
+                (batch, filters.shape[0], positions): "those are the filters' outputs, one row per filter; "
+                "move the filters last (.transpose(1, 2)) and map them with project.",
+            },
+        )
+    leaves = {k: v.clone().requires_grad_() for k, v in cases[0].items()}
+    got = call(fn, **leaves)
+    expect_gradient(got * projection(got.shape, 6), "your terms", leaves)
 
 
 # ---- chapter 4: Luong attention and its cost ------------------------------------------------------------
