@@ -5,8 +5,8 @@ Measures, on this machine's CPU:
 1. the cost of one NTM step (batch 32, N = 128, M = 20, one read and one write head, LSTM controller of 100)
    forward + backward, against the LSTM cell alone, with one and with two threads: with the heads in compiled C
    (``attnmem.ntm_kernel``, the default), as torch operations (``FusedHeads``, what runs without a C compiler) and
-   as the readable functions; and with the step and the cell compiled by ``torch.compile`` (which needs a C++
-   compiler);
+   as the readable functions; per step of a whole 20-step sequence, forward + backward; and with the step and the
+   cell compiled by ``torch.compile`` (which needs a C++ compiler);
 2. the time of one training batch of copy (lengths 1-20, batch 32) for the NTM (C kernel, heads in torch operations,
    step compiled by ``torch.compile``) and the LSTM baseline;
 3. time-to-quality: training the NTM on copy from scratch (the zoo recipe) until the validation bit errors reach
@@ -142,6 +142,35 @@ def step_cost(threads: int, repeats: int, compiled: bool = False) -> dict[str, f
     return {name: 1e3 * seconds for name, seconds in _seconds_per_call(functions, repeats).items()}
 
 
+def sequence_step_cost(repeats: int, steps: int = 20) -> dict[str, float]:
+    """CPU milliseconds per step of a whole unrolled sequence, forward + backward, one thread: the NTM (heads in C
+    and in torch operations) and the LSTM cell alone, each run for ``steps`` steps from its initial state with the
+    sum of every step's output as the loss. Unlike the single steps above, each step's state gradient flows into
+    the step before it, as in training."""
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    model = NTM(9, 8, memory_size=128, memory_width=20, controller_size=100)
+    cell = torch.nn.LSTMCell(9 + 20, 100)
+    inputs, cell_inputs = torch.rand(steps, 32, 9), torch.rand(steps, 32, 29)
+
+    def ntm_sequence() -> None:
+        state, total = model.initial_state(32), torch.zeros(())
+        for x in inputs:
+            logits, state, _ = model.step(x, state)
+            total = total + logits.sum()
+        total.backward()
+
+    def lstm_sequence() -> None:
+        state, total = (torch.zeros(32, 100), torch.zeros(32, 100)), torch.zeros(())
+        for x in cell_inputs:
+            state = cell(x, state)
+            total = total + state[0].sum()
+        total.backward()
+
+    functions = {"kernel": ntm_sequence, "fused": _in_torch(ntm_sequence), "lstm": lstm_sequence}
+    return {name: 1e3 * seconds / steps for name, seconds in _seconds_per_call(functions, repeats).items()}
+
+
 def batch_cost(repeats: int) -> dict[str, float]:
     """CPU milliseconds per training batch of copy (batch 32, lengths 1-20, 41 steps) for the NTM (heads in C, heads
     in torch operations, and its step compiled by ``torch.compile`` with the heads in torch operations) and the
@@ -221,6 +250,13 @@ def main() -> None:
             lstm = row[f"lstm {when}"]
             lines.append(f"| {threads} | {label} | {kernel:.3f} | {fused:.3f} | {readable:.3f} | {lstm:.3f} | "
                          f"{kernel / lstm:.2f} | {fused / lstm:.1f} | {readable / lstm:.1f} |")
+    row = sequence_step_cost(max(2, args.repeats // 8))
+    lines += ["", ("Per step of a 20-step sequence unrolled from the initial state, forward + backward (one thread; "
+                   "each step's state gradient flows into the step before it, as in training):"), "",
+              "| NTM, heads in C (CPU ms) | NTM, heads in torch (CPU ms) | LSTM cell (CPU ms) | ratio C | ratio torch |",
+              "|---|---|---|---|---|",
+              (f"| {row['kernel']:.3f} | {row['fused']:.3f} | {row['lstm']:.3f} | {row['kernel'] / row['lstm']:.2f} | "
+               f"{row['fused'] / row['lstm']:.1f} |")]
     start = time.perf_counter()
     row = step_cost(1, args.repeats, compiled=True)
     lines += ["", ("With both steps compiled by `torch.compile`, which fuses the many small operations into a few "
