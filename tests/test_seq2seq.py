@@ -149,6 +149,8 @@ def test_location_decoder_starts_as_bahdanau_and_tracks_where_it_looked():
     for width in (4, 0, 2.5):
         with pytest.raises(ValueError, match="positive odd int"):
             build_model({**SMALL, "attention": "location", "location_width": width})
+    with pytest.raises(ValueError, match="location_filters must be a positive int"):
+        build_model({**SMALL, "attention": "location", "location_filters": 0})
 
 
 def test_padding_does_not_change_a_sentence_translation():

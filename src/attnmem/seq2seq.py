@@ -216,8 +216,11 @@ class LocationFeatures(nn.Module):
 
     def __init__(self, attention_size: int, filters: int = 8, width: int = 21) -> None:
         super().__init__()
+        if isinstance(filters, bool) or not isinstance(filters, int) or filters < 1:
+            raise ValueError(f"location_filters must be a positive int, got {filters!r}")
         if isinstance(width, bool) or not isinstance(width, int) or width < 1 or width % 2 == 0:
-            raise ValueError(f"location filter width must be a positive odd int (centred on a position), got {width!r}")
+            raise ValueError(f"location filter width must be a positive odd int (centred on a position), "
+                             f"got {width!r}")
         self.conv = nn.Conv1d(2, filters, width, padding=width // 2, bias=False)
         self.project = nn.Parameter(torch.zeros(filters, attention_size))
 

@@ -457,26 +457,27 @@ def _check_location_terms(fn: Callable[..., Any]) -> None:
     total = last + torch.rand(2, 9, generator=generator)
     real = {"last": last, "total": total, "filters": module.conv.weight.detach(), "project": module.project.detach()}
     cases.append(real)
+
+    def terms(first: Tensor, second: Tensor, kernel: Tensor, project: Tensor) -> Tensor:
+        """The reference: both channels convolved with zero padding, then mapped (``LocationFeatures.forward``)."""
+        features = torch.nn.functional.conv1d(torch.stack([first, second], 1), kernel, padding=kernel.shape[-1] // 2)
+        return features.transpose(1, 2) @ project
+
     for inputs in cases:
         last, total, filters, project = inputs.values()
         batch, positions = last.shape
         pad = filters.shape[-1] // 2
-
-        def terms(first: Tensor, second: Tensor, kernel: Tensor) -> Tensor:
-            features = torch.nn.functional.conv1d(torch.stack([first, second], 1), kernel, padding=pad)
-            return features.transpose(1, 2) @ project
-
-        expected = terms(last, total, filters)
+        expected = terms(last, total, filters, project)
         if inputs is real:
             with torch.no_grad():
                 expected = module(last, total)
         slips = {"your terms match filters applied flipped (a true convolution). torch.nn.functional.conv1d, like "
                  "LocationFeatures, slides the filters without flipping them (a cross-correlation); since the "
-                 "filters are learned, either would do, but here yours must not flip.": terms(last, total,
-                                                                                              filters.flip(-1))}
+                 "filters are learned, either would do, but here yours must not flip.": terms(
+                     last, total, filters.flip(-1), project)}
         if filters.shape[-1] > 1:
             slips["your terms match the two channels swapped: channel 0 of the filters reads last step's weights, "
-                  "channel 1 the cumulative ones (stack them in that order)."] = terms(total, last, filters)
+                  "channel 1 the cumulative ones (stack them in that order)."] = terms(total, last, filters, project)
         expect_close(
             call(fn, **inputs),
             expected,
