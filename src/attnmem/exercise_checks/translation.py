@@ -467,10 +467,8 @@ def _check_location_terms(fn: Callable[..., Any]) -> None:
         last, total, filters, project = inputs.values()
         batch, positions = last.shape
         pad = filters.shape[-1] // 2
-        expected = terms(last, total, filters, project)
-        if inputs is real:
-            with torch.no_grad():
-                expected = module(last, total)
+        with torch.no_grad():
+            expected = module(last, total) if inputs is real else terms(last, total, filters, project)
         slips = {"your terms match filters applied flipped (a true convolution). torch.nn.functional.conv1d, like "
                  "LocationFeatures, slides the filters without flipping them (a cross-correlation); since the "
                  "filters are learned, either would do, but here yours must not flip.": terms(
