@@ -202,6 +202,23 @@ def test_ntm_returns_logits_and_head_activity_as_data(controller):
     assert ((out.erases >= 0) & (out.erases <= 1)).all()
 
 
+@pytest.mark.parametrize("fused", [True, False])
+def test_forward_gives_the_logits_and_state_of_step_by_step(fused):
+    """forward runs the output layer once over all steps; step runs it at each step: the same numbers."""
+    torch.manual_seed(0)
+    model = NTM(5, 3, memory_size=10, memory_width=4, controller_size=16, read_heads=2, fused=fused).double()
+    inputs = torch.rand(2, 6, 5, dtype=torch.float64)
+    out = model(inputs)
+    state = model.initial_state(2)
+    for t in range(6):
+        logits, state, erase_add = model.step(inputs[:, t], state)
+        torch.testing.assert_close(out.logits[:, t], logits, rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(out.read_weights[:, t], state.read_weights, rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(out.reads[:, t], state.reads, rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(out.adds[:, t], erase_add[:, :, 1], rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(out.memory, state.memory, rtol=1e-12, atol=1e-12)
+
+
 def test_memory_starts_as_a_small_constant_and_can_be_resized():
     model = NTM(5, 3, memory_size=10, memory_width=4, memory_init=1e-6)
     state = model.initial_state(2)
@@ -240,6 +257,7 @@ def test_lstm_baseline_shapes():
         (lambda: NTM(9, 8, memory_size=4, shift_radius=5), "shift_radius must be in"),
         (lambda: NTM(9, 8)(torch.rand(2, 3, 7)), r"inputs must be \(batch, steps, 9\)"),
         (lambda: NTM(9, 8)(torch.rand(2, 9)), r"inputs must be \(batch, steps, 9\)"),
+        (lambda: NTM(9, 8)(torch.rand(2, 0, 9)), "at least one time step"),
         (lambda: NTM(9, 8).initial_state(2, memory_size=0), "memory_size must be a positive int"),
         (lambda: LSTMBaseline(9, 8)(torch.rand(2, 3, 4)), r"inputs must be \(batch, steps, 9\)"),
         (lambda: content_addressing(torch.rand(2, 4), torch.rand(2, 1, 4), torch.ones(2, 1)), "memory must be"),

@@ -9,18 +9,21 @@ from attnmem.ntm import _EPS, MAX_SHARPNESS, NTM, HeadParameters, address, read_
 from attnmem.ntm_fused import fused_heads
 
 
-def _readable(raw: torch.Tensor, memory: torch.Tensor, previous: torch.Tensor, read_heads: int,
+def _readable(raw: torch.Tensor, memory: torch.Tensor, previous_read: torch.Tensor, previous_write: torch.Tensor,
               shift_size: int) -> tuple[torch.Tensor, ...]:
-    """The same step built from the chapter's functions, differentiated by autograd."""
-    batch, heads, width = raw.shape[0], previous.shape[1], memory.shape[2]
+    """The same step built from the chapter's functions, differentiated by autograd: the read and write weightings,
+    the reads and the new memory."""
+    previous = torch.cat([previous_read, previous_write], 1)
+    batch, heads, width, read_heads = raw.shape[0], previous.shape[1], memory.shape[2], previous_read.shape[1]
     per_head, writes = raw.split([raw.shape[1] - 2 * width, 2 * width], 1)
     key, beta, gate, shifts, gamma = per_head.reshape(batch, heads, -1).split([width, 1, 1, shift_size, 1], -1)
     params = HeadParameters(key, F.softplus(beta).squeeze(-1), torch.sigmoid(gate).squeeze(-1),
                             torch.softmax(shifts, -1), 1.0 + F.softplus(gamma).squeeze(-1))
     erase, add = writes.reshape(batch, 1, 2, width).unbind(2)
-    weights = address(memory, params, previous).weights
-    reads = read_memory(memory, weights[:, :read_heads])
-    return weights, reads, write_memory(memory, weights[:, read_heads:], torch.sigmoid(erase), torch.tanh(add))
+    read_weights, write_weights = address(memory, params, previous).weights.split([read_heads, 1], 1)
+    reads = read_memory(memory, read_weights)
+    return read_weights, write_weights, reads, write_memory(memory, write_weights, torch.sigmoid(erase),
+                                                            torch.tanh(add))
 
 
 def _inputs(seed: int, batch: int = 3, locations: int = 7, width: int = 5, read_heads: int = 1,
@@ -33,13 +36,15 @@ def _inputs(seed: int, batch: int = 3, locations: int = 7, width: int = 5, read_
     if zero_memory:
         memory.zero_()
     previous = torch.randn(batch, heads, locations, generator=generator, dtype=torch.float64).softmax(-1)
-    return raw.requires_grad_(), memory.requires_grad_(), previous.requires_grad_()
+    previous_read, previous_write = previous.split([read_heads, 1], 1)
+    return (raw.requires_grad_(), memory.requires_grad_(), previous_read.contiguous().requires_grad_(),
+            previous_write.contiguous().requires_grad_())
 
 
-def _both(inputs: tuple[torch.Tensor, ...], read_heads: int, shift_size: int, seed: int) -> tuple[list, list]:
+def _both(inputs: tuple[torch.Tensor, ...], shift_size: int, seed: int) -> tuple[list, list]:
     """Outputs and input gradients (for a random weighting of the outputs) of both versions."""
-    fused = fused_heads(*inputs, read_heads, shift_size, _EPS, MAX_SHARPNESS)[:3]
-    readable = _readable(*inputs, read_heads, shift_size)
+    fused = fused_heads(*inputs, shift_size, _EPS, MAX_SHARPNESS)[:4]
+    readable = _readable(*inputs, shift_size)
     generator = torch.Generator().manual_seed(seed + 1)
     directions = [torch.randn(out.shape, generator=generator, dtype=out.dtype) for out in readable]
     grads = [torch.autograd.grad(sum((o * d).sum() for o, d in zip(outs, directions)), inputs)
@@ -51,7 +56,7 @@ def _both(inputs: tuple[torch.Tensor, ...], read_heads: int, shift_size: int, se
 def test_values_and_gradients_equal_autograd_through_the_readable_functions(read_heads: int, shift_size: int) -> None:
     for seed in range(3):
         inputs = _inputs(seed, read_heads=read_heads, shift_size=shift_size)
-        (fused, readable), (fused_grads, readable_grads) = _both(inputs, read_heads, shift_size, seed)
+        (fused, readable), (fused_grads, readable_grads) = _both(inputs, shift_size, seed)
         for ours, theirs in zip(fused, readable):
             torch.testing.assert_close(ours, theirs, rtol=1e-12, atol=1e-12)
         for ours, theirs in zip(fused_grads, readable_grads):
@@ -60,27 +65,29 @@ def test_values_and_gradients_equal_autograd_through_the_readable_functions(read
 
 def test_the_hand_written_backward_passes_a_numerical_gradient_check() -> None:
     inputs = _inputs(7, batch=2, locations=6, width=4)
-    assert torch.autograd.gradcheck(lambda *x: fused_heads(*x, 1, 3, _EPS, MAX_SHARPNESS)[:3], inputs)
+    assert torch.autograd.gradcheck(lambda *x: fused_heads(*x, 3, _EPS, MAX_SHARPNESS)[:4], inputs)
 
 
 @pytest.mark.parametrize("raw_scale, zero_memory", [(1.0, True), (30.0, False), (1e4, False), (1e4, True)])
 def test_zero_memory_and_extreme_head_outputs_stay_finite_and_agree(raw_scale: float, zero_memory: bool) -> None:
     inputs = _inputs(3, raw_scale=raw_scale, zero_memory=zero_memory)
-    (fused, readable), (fused_grads, readable_grads) = _both(inputs, 1, 3, 3)
+    (fused, readable), (fused_grads, readable_grads) = _both(inputs, 3, 3)
     for tensor in [*fused, *fused_grads]:
         assert torch.isfinite(tensor).all()
-    torch.testing.assert_close(fused[0], readable[0], rtol=1e-9, atol=1e-12)
+    for ours, theirs in zip(fused[:2], readable[:2]):
+        torch.testing.assert_close(ours, theirs, rtol=1e-9, atol=1e-12)
     for ours, theirs in zip(fused_grads, readable_grads):
         torch.testing.assert_close(ours, theirs, rtol=1e-6, atol=1e-9)
 
 
 def test_a_one_hot_previous_weighting_like_the_initial_state() -> None:
-    raw, memory, _ = _inputs(5)
-    previous = torch.zeros(3, 2, 7, dtype=torch.float64)
+    raw, memory, _, _ = _inputs(5)
+    previous = torch.zeros(3, 1, 7, dtype=torch.float64)
     previous[..., 0] = 1.0
-    inputs = (raw, memory, previous.requires_grad_())
-    (fused, readable), (fused_grads, readable_grads) = _both(inputs, 1, 3, 5)
-    torch.testing.assert_close(fused[0], readable[0])
+    inputs = (raw, memory, previous.clone().requires_grad_(), previous.clone().requires_grad_())
+    (fused, readable), (fused_grads, readable_grads) = _both(inputs, 3, 5)
+    for ours, theirs in zip(fused[:2], readable[:2]):
+        torch.testing.assert_close(ours, theirs)
     for ours, theirs in zip(fused_grads, readable_grads):
         torch.testing.assert_close(ours, theirs)
 

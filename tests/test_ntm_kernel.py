@@ -20,15 +20,17 @@ if not ntm_kernel.available() and shutil.which(os.environ.get("CC", "cc").split(
     pytest.skip(f"no C compiler: {ntm_kernel.why_unavailable()}", allow_module_level=True)
 
 
-def _readable_heads(raw: torch.Tensor, memory: torch.Tensor, previous: torch.Tensor, read_heads: int,
-                    shift_size: int, _eps: float, _max_sharpness: float) -> tuple[torch.Tensor, ...]:
-    return _readable(raw, memory, previous, read_heads, shift_size)
+def _readable_heads(raw: torch.Tensor, memory: torch.Tensor, previous_read: torch.Tensor,
+                    previous_write: torch.Tensor, shift_size: int, _eps: float,
+                    _max_sharpness: float) -> tuple[torch.Tensor, ...]:
+    return _readable(raw, memory, previous_read, previous_write, shift_size)
 
 
-def _outputs_and_gradients(heads, inputs: tuple[torch.Tensor, ...], read_heads: int, shift_size: int,
+def _outputs_and_gradients(heads, inputs: tuple[torch.Tensor, ...], shift_size: int,
                            seed: int) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
-    """The weightings, reads and new memory, and the inputs' gradients for a random weighting of them."""
-    outputs = heads(*inputs, read_heads, shift_size, _EPS, MAX_SHARPNESS)[:3]
+    """The read and write weightings, reads and new memory, and the inputs' gradients for a random weighting of
+    them."""
+    outputs = heads(*inputs, shift_size, _EPS, MAX_SHARPNESS)[:4]
     generator = torch.Generator().manual_seed(seed + 1)
     directions = [torch.randn(out.shape, generator=generator, dtype=torch.float64).to(out.dtype) for out in outputs]
     loss = sum((out * direction).sum() for out, direction in zip(outputs, directions))
@@ -50,10 +52,9 @@ def test_the_kernel_is_available_here() -> None:
 def test_values_and_gradients_equal_the_fused_heads_and_autograd(read_heads: int, shift_size: int) -> None:
     for seed in range(3):
         inputs = _inputs(seed, read_heads=read_heads, shift_size=shift_size)
-        outputs, grads = _outputs_and_gradients(compiled_heads, inputs, read_heads, shift_size, seed)
-        fused_outputs, fused_grads = _outputs_and_gradients(fused_heads, inputs, read_heads, shift_size, seed)
-        readable_outputs, readable_grads = _outputs_and_gradients(_readable_heads, inputs, read_heads, shift_size,
-                                                                  seed)
+        outputs, grads = _outputs_and_gradients(compiled_heads, inputs, shift_size, seed)
+        fused_outputs, fused_grads = _outputs_and_gradients(fused_heads, inputs, shift_size, seed)
+        readable_outputs, readable_grads = _outputs_and_gradients(_readable_heads, inputs, shift_size, seed)
         _assert_all_close(outputs, fused_outputs, rtol=1e-12)
         _assert_all_close(outputs, readable_outputs, rtol=1e-12)
         _assert_all_close(grads, fused_grads, rtol=1e-9)
@@ -62,37 +63,37 @@ def test_values_and_gradients_equal_the_fused_heads_and_autograd(read_heads: int
 
 def test_the_erase_and_add_vectors_and_a_shift_as_wide_as_the_memory() -> None:
     inputs = _inputs(4, locations=3, shift_size=7)  # shifts -3..3 over 3 locations: -3, 0 and 3 coincide
-    outputs, grads = _outputs_and_gradients(compiled_heads, inputs, 1, 7, 4)
-    fused_outputs, fused_grads = _outputs_and_gradients(fused_heads, inputs, 1, 7, 4)
+    outputs, grads = _outputs_and_gradients(compiled_heads, inputs, 7, 4)
+    fused_outputs, fused_grads = _outputs_and_gradients(fused_heads, inputs, 7, 4)
     _assert_all_close(outputs, fused_outputs, rtol=1e-12)
     _assert_all_close(grads, fused_grads, rtol=1e-9)
-    torch.testing.assert_close(compiled_heads(*inputs, 1, 7, _EPS, MAX_SHARPNESS)[3],
-                               fused_heads(*inputs, 1, 7, _EPS, MAX_SHARPNESS)[3], rtol=1e-12, atol=0.0)
+    torch.testing.assert_close(compiled_heads(*inputs, 7, _EPS, MAX_SHARPNESS)[4],
+                               fused_heads(*inputs, 7, _EPS, MAX_SHARPNESS)[4], rtol=1e-12, atol=0.0)
 
 
 def test_the_kernel_passes_a_numerical_gradient_check() -> None:
     inputs = _inputs(7, batch=2, locations=6, width=4, read_heads=2)
-    assert torch.autograd.gradcheck(lambda *x: compiled_heads(*x, 2, 3, _EPS, MAX_SHARPNESS)[:3], inputs)
+    assert torch.autograd.gradcheck(lambda *x: compiled_heads(*x, 3, _EPS, MAX_SHARPNESS)[:4], inputs)
 
 
 @pytest.mark.parametrize("raw_scale, zero_memory", [(1.0, True), (30.0, False), (1e4, False), (1e4, True)])
 def test_zero_memory_and_extreme_head_outputs_stay_finite_and_agree(raw_scale: float, zero_memory: bool) -> None:
     inputs = _inputs(3, raw_scale=raw_scale, zero_memory=zero_memory)
-    outputs, grads = _outputs_and_gradients(compiled_heads, inputs, 1, 3, 3)
+    outputs, grads = _outputs_and_gradients(compiled_heads, inputs, 3, 3)
     for tensor in (*outputs, *grads):
         assert torch.isfinite(tensor).all()
-    fused_outputs, fused_grads = _outputs_and_gradients(fused_heads, inputs, 1, 3, 3)
+    fused_outputs, fused_grads = _outputs_and_gradients(fused_heads, inputs, 3, 3)
     _assert_all_close(outputs, fused_outputs, rtol=1e-12)
     _assert_all_close(grads, fused_grads, rtol=1e-9, atol=1e-9)
 
 
 def test_a_one_hot_previous_weighting_like_the_initial_state() -> None:
-    raw, memory, _ = _inputs(5)
-    previous = torch.zeros(3, 2, 7, dtype=torch.float64)
+    raw, memory, _, _ = _inputs(5)
+    previous = torch.zeros(3, 1, 7, dtype=torch.float64)
     previous[..., 0] = 1.0
-    inputs = (raw, memory, previous.requires_grad_())
-    outputs, grads = _outputs_and_gradients(compiled_heads, inputs, 1, 3, 5)
-    readable_outputs, readable_grads = _outputs_and_gradients(_readable_heads, inputs, 1, 3, 5)
+    inputs = (raw, memory, previous.clone().requires_grad_(), previous.clone().requires_grad_())
+    outputs, grads = _outputs_and_gradients(compiled_heads, inputs, 3, 5)
+    readable_outputs, readable_grads = _outputs_and_gradients(_readable_heads, inputs, 3, 5)
     _assert_all_close(outputs, readable_outputs, rtol=1e-12)
     _assert_all_close(grads, readable_grads, rtol=1e-9)
 
@@ -102,10 +103,10 @@ def test_float32_is_as_accurate_as_the_fused_heads_in_float32(raw_scale: float) 
     """Against the float64 kernel: the float32 kernel's error (its own exp and log, see ntm_heads.c) is no larger
     than that of ``FusedHeads`` computing in float32 with torch's functions."""
     inputs = _inputs(6, batch=8, locations=64, width=20, raw_scale=raw_scale)
-    exact = _outputs_and_gradients(compiled_heads, inputs, 1, 3, 6)
+    exact = _outputs_and_gradients(compiled_heads, inputs, 3, 6)
     singles = tuple(x.detach().float().requires_grad_() for x in inputs)
-    ours = _outputs_and_gradients(compiled_heads, singles, 1, 3, 6)
-    torchs = _outputs_and_gradients(fused_heads, singles, 1, 3, 6)
+    ours = _outputs_and_gradients(compiled_heads, singles, 3, 6)
+    torchs = _outputs_and_gradients(fused_heads, singles, 3, 6)
     for mine, theirs, reference in zip((*ours[0], *ours[1]), (*torchs[0], *torchs[1]), (*exact[0], *exact[1])):
         assert mine.dtype == torch.float32
         our_error = (mine.double() - reference).abs().max().item()
@@ -114,13 +115,14 @@ def test_float32_is_as_accurate_as_the_fused_heads_in_float32(raw_scale: float) 
 
 
 def test_no_memory_gradient_when_the_memory_needs_none() -> None:
-    raw, memory, previous = _inputs(8)
+    raw, memory, previous_read, previous_write = _inputs(8)
     memory = memory.detach()
-    weights, reads, new_memory, _ = compiled_heads(raw, memory, previous, 1, 3, _EPS, MAX_SHARPNESS)
-    grads = torch.autograd.grad((weights.sum() + reads.sum() + new_memory.square().sum()), (raw, previous))
-    expected = torch.autograd.grad(sum(out.sum() if i < 2 else out.square().sum() for i, out in
-                                       enumerate(fused_heads(raw, memory, previous, 1, 3, _EPS, MAX_SHARPNESS)[:3])),
-                                   (raw, previous))
+    inputs, wanted = (raw, memory, previous_read, previous_write), (raw, previous_read, previous_write)
+    read_weights, write_weights, reads, new_memory, _ = compiled_heads(*inputs, 3, _EPS, MAX_SHARPNESS)
+    grads = torch.autograd.grad(read_weights.sum() + write_weights.sum() + reads.sum() + new_memory.square().sum(),
+                                wanted)
+    expected = torch.autograd.grad(sum(out.sum() if i < 3 else out.square().sum() for i, out in
+                                       enumerate(fused_heads(*inputs, 3, _EPS, MAX_SHARPNESS)[:4])), wanted)
     _assert_all_close(grads, expected, rtol=1e-9)
 
 
@@ -159,19 +161,23 @@ def test_the_switch_turns_the_kernel_off_in_a_fresh_process(tmp_path) -> None:
 
 
 def test_bad_inputs_get_a_clear_message() -> None:
-    raw, memory, previous = _inputs(9)
+    raw, memory, read, write = _inputs(9)
     with pytest.raises(ValueError, match="raw must be"):
-        compiled_heads(raw[:, 1:], memory, previous, 1, 3, _EPS, MAX_SHARPNESS)
-    with pytest.raises(ValueError, match="previous must be"):
-        compiled_heads(raw, memory, previous[:, :1], 1, 3, _EPS, MAX_SHARPNESS)
+        compiled_heads(raw[:, 1:], memory, read, write, 3, _EPS, MAX_SHARPNESS)
+    with pytest.raises(ValueError, match="previous_read must be"):
+        compiled_heads(raw, memory, read[..., 1:], write, 3, _EPS, MAX_SHARPNESS)
+    with pytest.raises(ValueError, match="previous_read must be"):
+        compiled_heads(raw, memory, read, torch.cat([write, write], 1), 3, _EPS, MAX_SHARPNESS)
+    with pytest.raises(ValueError, match="at least one read head"):
+        compiled_heads(raw, memory, read[:, :0], write, 3, _EPS, MAX_SHARPNESS)
     with pytest.raises(ValueError, match="odd shift_size"):
-        compiled_heads(raw, memory, previous, 1, 2, _EPS, MAX_SHARPNESS)
+        compiled_heads(raw, memory, read, write, 2, _EPS, MAX_SHARPNESS)
     with pytest.raises(TypeError, match="float32 or all float64"):
-        compiled_heads(raw.float(), memory, previous, 1, 3, _EPS, MAX_SHARPNESS)
+        compiled_heads(raw, memory, read, write.float(), 3, _EPS, MAX_SHARPNESS)
     with pytest.raises(ValueError, match="CPU tensors only"):
-        compiled_heads(raw, memory.to("meta"), previous, 1, 3, _EPS, MAX_SHARPNESS)
+        compiled_heads(raw, memory.to("meta"), read, write, 3, _EPS, MAX_SHARPNESS)
     with pytest.raises(ValueError, match="at least one location"):
-        compiled_heads(raw, memory[:, :0], previous[..., :0], 1, 3, _EPS, MAX_SHARPNESS)
+        compiled_heads(raw, memory[:, :0], read[..., :0], write[..., :0], 3, _EPS, MAX_SHARPNESS)
 
 
 # --- the build cache ---------------------------------------------------------------------------------------------
@@ -218,8 +224,8 @@ def test_a_damaged_cached_library_is_rebuilt(fresh_cache, monkeypatch) -> None:
     monkeypatch.setitem(ntm_kernel._libraries, torch.float64, kernel)
     monkeypatch.setattr(ntm_kernel, "_ensure_loaded", lambda: None)
     inputs = _inputs(1)
-    _assert_all_close(compiled_heads(*inputs, 1, 3, _EPS, MAX_SHARPNESS)[:3],
-                      fused_heads(*inputs, 1, 3, _EPS, MAX_SHARPNESS)[:3], rtol=1e-12)
+    _assert_all_close(compiled_heads(*inputs, 3, _EPS, MAX_SHARPNESS)[:4],
+                      fused_heads(*inputs, 3, _EPS, MAX_SHARPNESS)[:4], rtol=1e-12)
 
 
 def test_a_damaged_library_without_a_compiler_gives_a_clear_reason(fresh_cache, monkeypatch) -> None:
@@ -236,3 +242,24 @@ def test_a_failing_compile_gives_its_error(fresh_cache, monkeypatch) -> None:
     assert not ntm_kernel.available()
     assert "compiling ntm_heads.c failed" in ntm_kernel.why_unavailable()
     assert not any(p.suffix == ".so" for p in fresh_cache.iterdir()), "a failed compile leaves no file"
+
+
+@pytest.mark.skipif(not ntm_kernel.has_avx2(), reason="this processor has no AVX2")
+def test_the_avx2_build_gives_the_same_bits_as_the_plain_one(tmp_path, monkeypatch) -> None:
+    """-mavx2 only widens the vector instructions: no fused multiply-add under -std=c99, every sum in the order
+    the code fixes, so both builds give identical numbers."""
+    results = []
+    for wider in (False, True):
+        monkeypatch.setattr(ntm_kernel, "has_avx2", lambda wider=wider: wider)
+        monkeypatch.setenv("ATTNMEM_CACHE", str(tmp_path / str(wider)))
+        monkeypatch.setattr(ntm_kernel, "_libraries", {})
+        monkeypatch.setattr(ntm_kernel, "_failure", None)
+        assert ("-mavx2" in ntm_kernel._flags(torch.float32)) == wider
+        assert ntm_kernel.available(), ntm_kernel.why_unavailable()
+        inputs = _inputs(10, batch=4, locations=37, width=13, read_heads=2)
+        for dtype in (torch.float64, torch.float32):
+            typed = tuple(x.detach().to(dtype).requires_grad_() for x in inputs)
+            results.append(_outputs_and_gradients(compiled_heads, typed, 3, 10))
+    for plain, wide in zip(results[:2], results[2:]):
+        for mine, theirs in zip((*plain[0], *plain[1]), (*wide[0], *wide[1])):
+            assert torch.equal(mine, theirs)

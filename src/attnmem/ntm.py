@@ -306,47 +306,58 @@ class NTM(nn.Module):
         erase, add = writes.view(batch, self.write_heads, 2, width).unbind(2)
         return params, torch.sigmoid(erase), torch.tanh(add)
 
-    def step(self, x: Tensor, state: NTMState) -> tuple[Tensor, NTMState, Tensor]:
-        """One time step: returns (logits (B, outputs), the new state, erase/add vectors (B, Wh, 2, W))."""
+    def advance(self, x: Tensor, state: NTMState) -> tuple[Tensor, NTMState, Tensor]:
+        """One time step without the output layer: returns (the controller output h (B, controller_size), the new
+        state, erase/add vectors (B, Wh, 2, W)). The output layer sees h and the new reads (``step``)."""
         controller_input = torch.cat([x, state.reads.flatten(1)], dim=1)
         if self.controller_kind == "lstm":
             h, c = self.controller(controller_input, state.controller)
             controller_state: tuple[Tensor, ...] = (h, c)
         else:
             h, controller_state = self.controller(controller_input), ()
-        previous = torch.cat([state.read_weights, state.write_weights], dim=1)
         if self.fused:  # the same numbers as below, one autograd node with a hand-written backward
             heads = heads_function(state.memory)
-            weights, reads, memory, erase_add = heads(self.head_layer(h), state.memory, previous, self.read_heads,
-                                                      self.shift_size, _EPS, MAX_SHARPNESS)
+            read_weights, write_weights, reads, memory, erase_add = heads(
+                self.head_layer(h), state.memory, state.read_weights, state.write_weights, self.shift_size, _EPS,
+                MAX_SHARPNESS)
         else:
             params, erase, add = self.head_parameters(h)
+            previous = torch.cat([state.read_weights, state.write_weights], dim=1)
             weights = address(state.memory, params, previous).weights
-            reads = read_memory(state.memory, weights[:, : self.read_heads])
-            memory = write_memory(state.memory, weights[:, self.read_heads :], erase, add)
+            read_weights, write_weights = weights.split([self.read_heads, self.write_heads], dim=1)
+            reads = read_memory(state.memory, read_weights)
+            memory = write_memory(state.memory, write_weights, erase, add)
             erase_add = torch.stack([erase, add], dim=2)
-        read_weights, write_weights = weights.split([self.read_heads, self.write_heads], dim=1)
-        logits = self.output_layer(torch.cat([h, reads.flatten(1)], dim=1))
-        new_state = NTMState(memory, read_weights, write_weights, reads, controller_state)
-        return logits, new_state, erase_add
+        return h, NTMState(memory, read_weights, write_weights, reads, controller_state), erase_add
+
+    def step(self, x: Tensor, state: NTMState) -> tuple[Tensor, NTMState, Tensor]:
+        """One time step: returns (logits (B, outputs), the new state, erase/add vectors (B, Wh, 2, W))."""
+        h, state, erase_add = self.advance(x, state)
+        return self.output_layer(torch.cat([h, state.reads.flatten(1)], dim=1)), state, erase_add
 
     def forward(self, inputs: Tensor, memory_size: int | None = None) -> NTMOutput:
-        """Run over ``inputs`` (B, T, input_size) from the initial state (with ``memory_size`` locations)."""
+        """Run over ``inputs`` (B, T, input_size) from the initial state (with ``memory_size`` locations).
+
+        The same numbers as ``step`` at every time step, but the output layer runs once over all steps (one matrix
+        product instead of T small ones, forward and backward)."""
         if inputs.dim() != 3 or inputs.shape[-1] != self.input_size:
             raise ValueError(f"inputs must be (batch, steps, {self.input_size}), got {_shape(inputs)}; "
                              f"build the NTM with input_size={inputs.shape[-1]} for this task")
+        if inputs.shape[1] == 0:
+            raise ValueError(f"inputs must have at least one time step, got {_shape(inputs)}")
         state = self.initial_state(inputs.shape[0], memory_size)
-        logits, read_w, write_w, reads, writes = [], [], [], [], []
-        for t in range(inputs.shape[1]):
-            out, state, erase_add = self.step(inputs[:, t], state)
-            logits.append(out)
+        hidden, read_w, write_w, reads, writes = [], [], [], [], []
+        for x in inputs.unbind(1):
+            h, state, erase_add = self.advance(x, state)
+            hidden.append(h)
             read_w.append(state.read_weights)
             write_w.append(state.write_weights)
             reads.append(state.reads)
             writes.append(erase_add)
-        erase_adds = torch.stack(writes, dim=1)
-        return NTMOutput(torch.stack(logits, 1), torch.stack(read_w, 1), torch.stack(write_w, 1),
-                         torch.stack(reads, 1), erase_adds[:, :, :, 0], erase_adds[:, :, :, 1], state.memory)
+        reads_over_time, erase_adds = torch.stack(reads, 1), torch.stack(writes, dim=1)
+        logits = self.output_layer(torch.cat([torch.stack(hidden, 1), reads_over_time.flatten(2)], dim=2))
+        return NTMOutput(logits, torch.stack(read_w, 1), torch.stack(write_w, 1), reads_over_time,
+                         erase_adds[:, :, :, 0], erase_adds[:, :, :, 1], state.memory)
 
 
 class LSTMBaseline(nn.Module):

@@ -59,19 +59,21 @@ class FusedHeads(torch.autograd.Function):
 
     Inputs: ``raw`` (B, H * P + 2 * width), the head layer's output, laid out as ``NTM.head_parameters`` reads it
     (per head: key, beta, gate, shift logits, gamma; then erase and add logits of the write head); ``memory``
-    (B, N, width); ``previous`` (B, H, N), last step's weightings, read heads first. Outputs: the weightings
-    (B, H, N), the reads (B, R, width), the new memory (B, N, width), and the erase and add vectors (B, 1, 2, width)
-    (for inspection; no gradient flows back through them).
+    (B, N, width); ``previous_read`` (B, R, N) and ``previous_write`` (B, 1, N), last step's weightings, as the
+    NTM's state keeps them. Outputs: the read and write weightings (B, R, N) and (B, 1, N), the reads (B, R, width),
+    the new memory (B, N, width), and the erase and add vectors (B, 1, 2, width) (for inspection; no gradient flows
+    back through them).
 
     The memory-sized tensors (B x N x width numbers) dominate the cost, so each is touched as few times as possible:
     the write is M' = M - w (e * M - a)^T, two passes, with ``e * M - a`` kept for the backward pass.
     """
 
     @staticmethod
-    def forward(ctx: Any, raw: Tensor, memory: Tensor, previous: Tensor, read_heads: int, shift_size: int,
-                eps: float, max_sharpness: float) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    def forward(ctx: Any, raw: Tensor, memory: Tensor, previous_read: Tensor, previous_write: Tensor,
+                shift_size: int, eps: float, max_sharpness: float) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+        previous = torch.cat([previous_read, previous_write], 1)  # (B, H, N), read heads first
         batch, heads, _ = previous.shape
-        width = memory.shape[2]
+        read_heads, width = previous_read.shape[1], memory.shape[2]
         per_head = raw[:, : raw.shape[1] - 2 * width].view(batch, heads, -1)
         key, beta_logit, gate_logit, shift_logits, gamma_logit = per_head.split([width, 1, 1, shift_size, 1], -1)
         beta = F.softplus(beta_logit).clamp_max(max_sharpness)  # (B, H, 1), like every per-head scalar below
@@ -104,16 +106,18 @@ class FusedHeads(torch.autograd.Function):
                               erased_minus_added, erase, add)
         erase_add = torch.stack([erase, add], 2)
         ctx.mark_non_differentiable(erase_add)
-        return weights, reads, new_memory, erase_add
+        read_weights, write_weights = weights.split([read_heads, 1], 1)
+        return read_weights.contiguous(), write_weights.contiguous(), reads, new_memory, erase_add
 
     @staticmethod
     @once_differentiable
-    def backward(ctx: Any, grad_weights: Tensor, grad_reads: Tensor, grad_memory: Tensor,
-                 _grad_erase_add: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(ctx: Any, grad_read_weights: Tensor, grad_write_weights: Tensor, grad_reads: Tensor,
+                 grad_memory: Tensor, _grad_erase_add: Tensor) -> tuple[Tensor | None, ...]:
         (memory, previous, key, inverse_key_norm, inverse_memory_norm, cosine, beta, beta_logit, content, gate,
          gated, shifts, shifted, logs, gamma, gamma_logit, weights, erased_minus_added, erase,
          add) = ctx.saved_tensors
         read_heads = ctx.read_heads
+        grad_weights = torch.cat([grad_read_weights, grad_write_weights], 1)
         read_weights, write_row = weights[:, :read_heads], weights[:, read_heads:]  # (B, R, N), (B, 1, N)
 
         # write: M' = M - w t^T with t = e * M - a (one memory-sized scratch buffer for the products)
@@ -160,10 +164,12 @@ class FusedHeads(torch.autograd.Function):
                               _softmax_backward(shifts, grad_shifts), grad_gamma * torch.sigmoid(gamma_logit)], -1)
         grad_writes = torch.cat([grad_erase * erase * (1.0 - erase), grad_add * (1.0 - add.square())], -1)
         grad_raw = torch.cat([per_head.flatten(1), grad_writes.flatten(1)], 1)
-        return grad_raw, grad_memory_in, grad_previous, None, None, None, None
+        grad_previous_read, grad_previous_write = grad_previous.split([read_heads, 1], 1)
+        return grad_raw, grad_memory_in, grad_previous_read, grad_previous_write, None, None, None
 
 
-def fused_heads(raw: Tensor, memory: Tensor, previous: Tensor, read_heads: int, shift_size: int, eps: float,
-                max_sharpness: float) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """``FusedHeads.apply``: (weightings, reads, new memory, erase and add vectors) of one NTM step."""
-    return FusedHeads.apply(raw, memory, previous, read_heads, shift_size, eps, max_sharpness)
+def fused_heads(raw: Tensor, memory: Tensor, previous_read: Tensor, previous_write: Tensor, shift_size: int,
+                eps: float, max_sharpness: float) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """``FusedHeads.apply``: (read weightings, write weighting, reads, new memory, erase and add vectors) of one
+    NTM step."""
+    return FusedHeads.apply(raw, memory, previous_read, previous_write, shift_size, eps, max_sharpness)
