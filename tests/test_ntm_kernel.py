@@ -61,6 +61,17 @@ def test_values_and_gradients_equal_the_fused_heads_and_autograd(read_heads: int
         _assert_all_close(grads, readable_grads, rtol=1e-9)
 
 
+@pytest.mark.parametrize("read_heads", [1, 2])
+def test_rows_20_wide_which_the_kernel_specialises_for_agree_too(read_heads: int) -> None:
+    """ntm_heads.c compiles its passes twice, once for rows 20 wide (COMMON_WIDTH, the book's machines)."""
+    inputs = _inputs(11, batch=2, locations=9, width=20, read_heads=read_heads)
+    outputs, grads = _outputs_and_gradients(compiled_heads, inputs, 3, 11)
+    readable_outputs, readable_grads = _outputs_and_gradients(_readable_heads, inputs, 3, 11)
+    _assert_all_close(outputs, readable_outputs, rtol=1e-12)
+    _assert_all_close(grads, readable_grads, rtol=1e-9)
+    assert torch.autograd.gradcheck(lambda *x: compiled_heads(*x, 3, _EPS, MAX_SHARPNESS)[:4], inputs)
+
+
 def test_the_erase_and_add_vectors_and_a_shift_as_wide_as_the_memory() -> None:
     inputs = _inputs(4, locations=3, shift_size=7)  # shifts -3..3 over 3 locations: -3, 0 and 3 coincide
     outputs, grads = _outputs_and_gradients(compiled_heads, inputs, 7, 4)

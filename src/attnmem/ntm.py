@@ -427,14 +427,15 @@ def train_on_task(config: dict[str, Any], seed: int, progress: bool = True,
     """Train a model on ``config['task']`` with Adam until the validation bit errors reach the target.
 
     The batches are drawn fresh each step with ``config['train']`` (the task's keyword arguments); validation
-    uses 200 sequences of the same range (seed + 1000). Stops at ``config['target_bits']`` mean bit errors.
+    uses ``config['validation_size']`` sequences (200 if absent) of the same range (seed + 1000). Stops at
+    ``config['target_bits']`` mean bit errors.
     """
     from attnmem.training import Target, fit
 
     torch.manual_seed(seed)
     model = model if model is not None else _build(config)
     generate = task(config["task"])
-    validation = generate(200, **config["train"], seed=seed + 1000)
+    validation = generate(config.get("validation_size", 200), **config["train"], seed=seed + 1000)
 
     def batches(generator: torch.Generator) -> AlgorithmicBatch:
         return generate(config["batch_size"], **config["train"], seed=generator)
@@ -525,7 +526,7 @@ _COPY_TOLERANCE = {"bit_errors_1_20": 0.1, "bit_errors_40": 1.0, "bit_errors_80"
 NTM_COPY_RECIPE = _recipe(
     "ntm_copy", "NTM (LSTM controller, 128 x 20 memory) trained to copy sequences of lengths 1-20",
     {**_NTM, "task": "copy", "train": {"min_len": 1, "max_len": 20}, "batch_size": 32, "lr": 3e-3,
-     "max_steps": 2000, "eval_every": 100, "target_bits": 0.0},
+     "max_steps": 2000, "eval_every": 100, "target_bits": 0.0, "validation_size": 1000},
     _evaluate_copy, _COPY_TOLERANCE)
 
 LSTM_COPY_RECIPE = _recipe(
@@ -545,8 +546,8 @@ NTM_REPEAT_COPY_RECIPE = _recipe(
 
 NTM_ASSOCIATIVE_RECALL_RECIPE = _recipe(
     "ntm_associative_recall", "NTM trained on associative recall (2-6 items of three 6-bit vectors)",
-    {**_NTM, "task": "associative_recall", "train": {"min_items": 2, "max_items": 6}, "batch_size": 32, "lr": 3e-3,
-     "max_steps": 2500, "eval_every": 100, "target_bits": 0.1},
+    {**_NTM, "task": "associative_recall", "train": {"min_items": 2, "max_items": 6}, "batch_size": 32, "lr": 1e-3,
+     "max_steps": 8000, "eval_every": 100, "target_bits": 0.1},
     _evaluate_on_training_range, {"bit_errors": 0.3})
 
 NTM_PRIORITY_SORT_RECIPE = _recipe(
