@@ -526,7 +526,7 @@ _COPY_TOLERANCE = {"bit_errors_1_20": 0.1, "bit_errors_40": 1.0, "bit_errors_80"
 NTM_COPY_RECIPE = _recipe(
     "ntm_copy", "NTM (LSTM controller, 128 x 20 memory) trained to copy sequences of lengths 1-20",
     {**_NTM, "task": "copy", "train": {"min_len": 1, "max_len": 20}, "batch_size": 32, "lr": 3e-3,
-     "max_steps": 2000, "eval_every": 100, "target_bits": 0.0, "validation_size": 1000},
+     "max_steps": 5000, "eval_every": 100, "target_bits": 0.0, "validation_size": 1000},
     _evaluate_copy, _COPY_TOLERANCE)
 
 LSTM_COPY_RECIPE = _recipe(
