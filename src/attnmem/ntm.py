@@ -553,5 +553,5 @@ NTM_ASSOCIATIVE_RECALL_RECIPE = _recipe(
 NTM_PRIORITY_SORT_RECIPE = _recipe(
     "ntm_priority_sort", "NTM trained on priority sort (16 of 20 vectors, highest priority first)",
     {**_NTM, "task": "priority_sort", "train": {"n_inputs": 20, "n_outputs": 16}, "batch_size": 32, "lr": 3e-3,
-     "max_steps": 1200, "eval_every": 100, "target_bits": 0.5},
+     "max_steps": 6000, "eval_every": 100, "target_bits": 0.5},
     _evaluate_on_training_range, {"bit_errors": 2.0})
