@@ -35,7 +35,8 @@ from torch.autograd.function import once_differentiable
 
 from attnmem.ntm_fused import fused_heads
 
-__all__ = ["CompiledHeads", "available", "compiled_heads", "heads_function", "library_path", "why_unavailable"]
+__all__ = ["CompiledHeads", "available", "compiled_heads", "has_avx2", "heads_function", "library_path",
+           "why_unavailable"]
 
 SOURCE = Path(__file__).with_name("ntm_heads.c")
 # No -ffast-math and no -march=native: the results must not depend on the compiler's licence to reorder arithmetic,
@@ -221,9 +222,8 @@ class CompiledHeads(torch.autograd.Function):
     Same inputs and outputs: ``raw`` (B, H * P + 2 * width), ``memory`` (B, N, width), ``previous_read``
     (B, R, N) and ``previous_write`` (B, 1, N); returns the read and write weightings (B, R, N) and (B, 1, N), the
     reads (B, R, width), the new memory (B, N, width) and the erase and add vectors (B, 1, 2, width), the last
-    without a gradient. CPU tensors of float32 or float64 only (see
-    ``heads_function``). The forward pass keeps what the backward pass needs in one buffer, so the backward pass
-    recomputes nothing but a few products.
+    without a gradient. CPU tensors of float32 or float64 only (see ``heads_function``). The forward pass keeps what
+    the backward pass needs in one buffer, so the backward pass recomputes nothing but a few products.
     """
 
     @staticmethod
