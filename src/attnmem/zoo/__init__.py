@@ -44,7 +44,8 @@ __all__ = [
 
 ZOO_DIR = Path(__file__).resolve().parent
 
-#: name -> "module:attribute" of its Recipe. Imported lazily, so listing the zoo stays fast.
+#: name -> where its Recipe lives: a family, meaning ``attnmem.zoo.recipes.<family>.RECIPES[name]``, or (for
+#: recipes not yet moved there) "module:attribute". Imported lazily, so listing the zoo stays fast.
 RECIPES: dict[str, str] = {
     "kernel_regression": "attnmem.pooling:KERNEL_REGRESSION_RECIPE",
     "programmer_arithmetic": "attnmem.programmer:ARITHMETIC_RECIPE",
@@ -112,8 +113,12 @@ def recipe(name: str) -> Recipe:
     if not isinstance(name, str) or name not in RECIPES:
         known = ", ".join(names())
         raise ZooError(f"the zoo has no model named {name!r}; it has: {known} (see: python -m attnmem.zoo list)")
-    module_name, attribute = RECIPES[name].split(":")
-    found = getattr(importlib.import_module(module_name), attribute)
+    where = RECIPES[name]
+    if ":" in where:
+        module_name, attribute = where.split(":")
+        found = getattr(importlib.import_module(module_name), attribute)
+    else:
+        found = importlib.import_module(f"attnmem.zoo.recipes.{where}").RECIPES.get(name)
     if not isinstance(found, Recipe) or found.name != name:
         raise ZooError(f"RECIPES[{name!r}] points at {RECIPES[name]}, which is not the Recipe named {name!r}")
     return found
