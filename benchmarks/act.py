@@ -14,11 +14,13 @@ import time
 import torch
 from _publish import publish
 
-from attnmem.act import ACT_PARITY_RECIPE, TAU_SWEEP, evaluate_parity, train_parity
+from attnmem import zoo
+from attnmem.training.act import TAU_SWEEP, evaluate_parity, parity_loss, train_parity
+
+ACT_PARITY_RECIPE = zoo.recipe("act_parity")
 
 
 def _time_per_step(model: torch.nn.Module, length: int, batch_size: int) -> float:
-    from attnmem.act import parity_loss
     from attnmem.tasks.algorithmic import parity_batch
 
     batch = parity_batch(batch_size, length, 0)
@@ -68,7 +70,6 @@ def main() -> None:
         "|---|---|---|---|---|---|---|---|---|---|---|",
         *rows,
     ]
-    from attnmem import zoo
 
     shipped = [name for name in ("act_parity", "act_parity_fixed") if zoo.checkpoint_path(name).exists()]
     if shipped:

@@ -21,6 +21,7 @@ from _publish import publish
 
 from attnmem import programmer as P
 from attnmem import zoo
+from attnmem.training import programmer as T
 from attnmem._util import seed_everything
 from attnmem.tasks.tables import ARITH_VOCAB, KIND_GROUPS, arithmetic_task, table_task
 from attnmem.training import fit
@@ -44,7 +45,7 @@ def arithmetic_start(config: dict, seed: int) -> tuple[float, str, float]:
     start = time.process_time()
     seed_everything(seed)
     model = P.ArithmeticProgrammer(config["steps"], config["embed"], config["hidden"])
-    fit(model, P.arithmetic_loss, lambda g: arithmetic_task(config["batch_size"], g, n_ops=config["steps"]),
+    fit(model, T.arithmetic_loss, lambda g: arithmetic_task(config["batch_size"], g, n_ops=config["steps"]),
         steps=config["probe_steps"], lr=config["lr"], seed=seed, progress=False)
     cpu = time.process_time() - start
     test = arithmetic_task(2000, 7, n_ops=config["steps"])
@@ -67,12 +68,12 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    config = P.ARITHMETIC_RECIPE.config
+    config = zoo.recipe("programmer_arithmetic").config
     starts = [arithmetic_start(config, seed) for seed in range(args.starts)]
     solved = sum(accuracy >= config["solved"] for accuracy, _, _ in starts)
 
-    arith_ms = ms_per_step(P.ArithmeticProgrammer(), P.arithmetic_loss, arithmetic_task(64, 0), args.repeats)
-    table_ms = ms_per_step(P.TableProgrammer(), P.table_loss, table_task(64, 0), args.repeats)
+    arith_ms = ms_per_step(P.ArithmeticProgrammer(), T.arithmetic_loss, arithmetic_task(64, 0), args.repeats)
+    table_ms = ms_per_step(P.TableProgrammer(), T.table_loss, table_task(64, 0), args.repeats)
 
     lines = [f"# Neural programmer ({platform.machine()}, {torch.get_num_threads()} torch threads, "
              f"torch {torch.__version__}; the CPU was shared with other jobs)", "",
@@ -94,7 +95,7 @@ def main() -> None:
         lines += [f"(programmer_tables is not shipped: {error})"]
     else:
         with torch.no_grad():
-            measured = P.evaluate_tables(tables, P.TABLES_RECIPE.config, seed=123)
+            measured = T.evaluate_tables(tables, zoo.recipe("programmer_tables").config, seed=123)
         lines += [f"## Table programmer from the zoo (trained in {record['train_seconds']:.0f} s, "
                   f"{record['steps']} steps; {record['machine']})", "",
                   "| group | kind | accuracy on unseen tables |", "|---|---|---|"]

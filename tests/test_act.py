@@ -4,18 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from attnmem.act import (
-    AdaptiveRNN,
-    FixedStepRNN,
-    TauSweep,
-    curriculum_nonzeros,
-    decayed_lr,
-    evaluate_parity,
-    halting_distribution,
-    make_cell,
-    parity_loss,
-    ponder_cost,
-)
+from attnmem.act import AdaptiveRNN, FixedStepRNN, halting_distribution, make_cell, ponder_cost
 from attnmem.tasks.algorithmic import (
     ADDITION_BLANK,
     addition_batch,
@@ -24,6 +13,7 @@ from attnmem.tasks.algorithmic import (
     parity_targets,
 )
 from attnmem.training import fit
+from attnmem.training.act import TauSweep, curriculum_nonzeros, decayed_lr, evaluate_parity, parity_loss
 
 CELLS = ["rnn", "gru", "lstm"]
 

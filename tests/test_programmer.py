@@ -8,6 +8,7 @@ from torch.nn import functional as F
 from attnmem import programmer as P
 from attnmem.programmer import OPERATIONS, execute_arithmetic, execute_table, run_arithmetic_program, run_program
 from attnmem.tasks.tables import arithmetic_task, collate, reference_program, sample_questions, table_task
+from attnmem.training import programmer as T
 
 TABLE = torch.tensor([[1.0, 10.0], [5.0, 20.0], [9.0, 30.0]])  # 3 rows, 2 columns
 
@@ -232,7 +233,7 @@ def test_shipped_table_model_answers_single_column_questions_asked_one_at_a_time
 
 def test_gradients_reach_every_choice() -> None:
     model = P.TableProgrammer(steps=4)
-    loss, _ = P.table_loss(model, table_task(16, seed=1))
+    loss, _ = T.table_loss(model, table_task(16, seed=1))
     loss.backward()
     for name in ("operation_embedding", "column_key.weight", "number_query.weight", "encoder.weight_hh_l0"):
         grad = dict(model.named_parameters())[name].grad
@@ -251,11 +252,11 @@ def test_learns_count_greater_in_seconds() -> None:
     torch.manual_seed(0)
     config = {"kinds": ["count_greater"], "n_rows": 8, "n_cols": 4, "test_size": 200}
     model = P.TableProgrammer(steps=2, embed=32, hidden=32)
-    before = P.evaluate_tables(model, config, seed=0)["accuracy"]
-    fit(model, P.table_loss, lambda g: table_task(32, g, kinds=config["kinds"]), steps=300, lr=5e-3, seed=0,
-        progress=False, evaluate=lambda m: P.evaluate_tables(m, config, seed=1), eval_every=100,
+    before = T.evaluate_tables(model, config, seed=0)["accuracy"]
+    fit(model, T.table_loss, lambda g: table_task(32, g, kinds=config["kinds"]), steps=300, lr=5e-3, seed=0,
+        progress=False, evaluate=lambda m: T.evaluate_tables(m, config, seed=1), eval_every=100,
         target=Target("accuracy", 0.97))
-    after = P.evaluate_tables(model, config, seed=0)["accuracy"]
+    after = T.evaluate_tables(model, config, seed=0)["accuracy"]
     assert after >= 0.9 and after > before + 0.3, (before, after)
 
 
@@ -266,10 +267,10 @@ def test_arithmetic_learns_one_operator_expressions() -> None:
     torch.manual_seed(0)
     model = P.ArithmeticProgrammer(steps=1, embed=16, hidden=32)
     config = {"steps": 1, "test_size": 300}
-    before = P.evaluate_arithmetic(model, config, seed=0)["accuracy"]
-    fit(model, P.arithmetic_loss, lambda g: arithmetic_task(32, g, n_ops=1), steps=200, lr=1e-2, seed=0,
+    before = T.evaluate_arithmetic(model, config, seed=0)["accuracy"]
+    fit(model, T.arithmetic_loss, lambda g: arithmetic_task(32, g, n_ops=1), steps=200, lr=1e-2, seed=0,
         progress=False)
-    after = P.evaluate_arithmetic(model, config, seed=0)["accuracy"]
+    after = T.evaluate_arithmetic(model, config, seed=0)["accuracy"]
     assert after >= 0.9 and after > before + 0.3, (before, after)
 
 

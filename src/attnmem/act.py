@@ -17,18 +17,15 @@ so the cost is lowered through R, by pushing earlier halting units up.
 
 ``AdaptiveRNN`` wraps a tanh RNN, GRU or LSTM cell; ``FixedStepRNN`` is the same network with a fixed number of
 steps and no halting unit (the paper's baseline). Both return an ``ACTOutput`` with the step counts and halting
-probabilities as data. The zoo recipes train both on parity, and sweep τ.
+probabilities as data. Training them on parity is ``attnmem.training.act``.
 """
 from __future__ import annotations
 
-import time
 from typing import Any, NamedTuple, Union
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
-
-from attnmem.tasks.algorithmic import ParityBatch, parity_batch
 
 __all__ = [
     "ACTOutput",
@@ -37,16 +34,6 @@ __all__ = [
     "FixedStepRNN",
     "halting_distribution",
     "ponder_cost",
-    "parity_loss",
-    "evaluate_parity",
-    "curriculum_nonzeros",
-    "decayed_lr",
-    "train_parity",
-    "TAU_SWEEP",
-    "TauSweep",
-    "ACT_PARITY_RECIPE",
-    "ACT_PARITY_FIXED_RECIPE",
-    "ACT_PARITY_TAU_SWEEP_RECIPE",
 ]
 
 State = Union[Tensor, "tuple[Tensor, Tensor]"]
@@ -243,217 +230,3 @@ def ponder_cost(result: ACTOutput, mask: Tensor | None = None) -> Tensor:
     """P(x) = Σ_t ρ_t per sequence, averaged over the batch; ``mask`` (B, T) drops padded steps."""
     ponder = result.ponder if mask is None else result.ponder * mask.to(result.ponder.dtype)
     return ponder.sum(dim=1).mean()
-
-
-# --- parity (Graves 2016, Section 3.1) -------------------------------------------------------------------------
-
-
-def parity_loss(model: nn.Module, batch: ParityBatch, tau: float = 0.0) -> tuple[Tensor, dict[str, float]]:
-    """Binary cross-entropy on the parity bit plus τ times the ponder cost."""
-    if tau < 0:
-        raise ValueError(f"the time penalty tau must be non-negative, got {tau}")
-    result = model(batch.inputs)
-    if result.outputs.shape != (*batch.targets.shape, 1):
-        raise ValueError(
-            f"a parity model needs one output per input, shape {(*batch.targets.shape, 1)}; got "
-            f"{tuple(result.outputs.shape)}: build it with output_size=1"
-        )
-    task = F.binary_cross_entropy_with_logits(result.outputs.squeeze(-1), batch.targets)
-    ponder = ponder_cost(result)
-    loss = task + tau * ponder if tau > 0 else task
-    return loss, {"task_loss": float(task.detach()), "ponder": float(ponder.detach())}
-
-
-def evaluate_parity(model: nn.Module, length: int, seed: int, n: int = 5000) -> dict[str, float]:
-    """Accuracy and pondering on ``n`` fresh parity vectors; does pondering grow with the non-zero count?
-
-    ``steps_corr_nonzeros`` is the Pearson correlation between the step count N and the number of non-zero
-    entries; ``steps_easy`` and ``steps_hard`` are the mean N on the quarter of inputs with the fewest and the
-    most non-zero entries.
-    """
-    batch = parity_batch(n, length, seed)
-    with torch.no_grad():
-        result = model(batch.inputs)
-    correct = ((result.outputs.squeeze(-1) > 0).float() == batch.targets).float()
-    steps = result.steps.squeeze(1).float()
-    nonzeros = batch.nonzeros.float()
-    spread = steps.std() * nonzeros.std()
-    correlation = float(((steps - steps.mean()) * (nonzeros - nonzeros.mean())).mean() / spread) if spread > 0 else 0.0
-    return {
-        "accuracy": float(correct.mean()),
-        "mean_steps": float(steps.mean()),
-        "mean_ponder": float(result.ponder.mean()),
-        "steps_corr_nonzeros": correlation,
-        "steps_easy": float(steps[nonzeros <= length / 4].mean()),
-        "steps_hard": float(steps[nonzeros > 3 * length / 4].mean()),
-    }
-
-
-def build_parity_model(config: dict[str, Any]) -> nn.Module:
-    """An ``AdaptiveRNN`` (``config["act"]``) or the ``FixedStepRNN`` baseline for parity vectors."""
-    if config["act"]:
-        return AdaptiveRNN(config["length"], config["hidden"], 1, config["cell"], config["max_steps"],
-                           halting_bias=config["halting_bias"])
-    return FixedStepRNN(config["length"], config["hidden"], 1, config["cell"], steps=1)
-
-
-def curriculum_nonzeros(step: int, length: int, curriculum: int) -> int:
-    """The most non-zero entries a parity vector may have at training ``step``: 2 at the start, growing
-    linearly to ``length`` over ``curriculum`` steps (0: the paper's full range from the start)."""
-    if curriculum <= 0:
-        return length
-    return min(length, 2 + (length - 2) * step // curriculum)
-
-
-def decayed_lr(step: int, steps: int, lr: float, lr_final: float) -> float:
-    """The learning rate at ``step`` of ``steps``: linear from ``lr`` down to ``lr_final`` (equal: constant)."""
-    return lr + (lr_final - lr) * min(1.0, step / steps)
-
-
-def train_parity(config: dict[str, Any], seed: int, progress: bool = True) -> tuple[nn.Module, dict[str, Any]]:
-    """Train on fresh parity batches with Adam until the step budget or the accuracy target is reached.
-
-    Three training choices of ours, not in the paper (which trained far longer):
-
-    - a curriculum: over the first ``config["curriculum"]`` steps the vectors have at most 2, then more and
-      more non-zero entries (``curriculum_nonzeros``), until they have the paper's 1..L; the length stays L;
-    - the learning rate decays linearly from ``config["lr"]`` to ``config["lr_final"]`` over the run;
-    - the time penalty starts at zero and ramps up linearly over ``config["tau_warmup"]`` steps. Adam scales
-      every gradient to a similar size, so while the parity loss still gives the halting unit no signal, even a
-      tiny τ would shrink the pondering to a single step, from which parity cannot be learned.
-    """
-    from attnmem.training import Target, fit
-
-    torch.manual_seed(seed)
-    model = build_parity_model(config)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config["lr"])
-    tau, warmup, step = config["tau"], config["tau_warmup"], [0]
-    length, curriculum, batches = config["length"], config.get("curriculum", 0), [0]
-
-    def loss_fn(model: nn.Module, batch: ParityBatch) -> tuple[Tensor, dict[str, float]]:
-        step[0] += 1
-        for group in optimizer.param_groups:  # fit calls this once a step, before the optimizer step
-            group["lr"] = decayed_lr(step[0], config["steps"], config["lr"], config.get("lr_final", config["lr"]))
-        return parity_loss(model, batch, tau * min(1.0, step[0] / warmup) if warmup else tau)
-
-    def next_batch(generator: torch.Generator) -> ParityBatch:
-        most = curriculum_nonzeros(batches[0], length, curriculum)
-        batches[0] += 1
-        return parity_batch(config["batch_size"], length, generator, max_nonzeros=most)
-
-    history = fit(
-        model,
-        loss_fn,
-        next_batch,
-        steps=config["steps"],
-        optimizer=optimizer,
-        seed=seed,
-        evaluate=lambda m: evaluate_parity(m, config["length"], seed + 1000, n=2000),
-        eval_every=config["eval_every"],
-        target=Target("accuracy", config["target_accuracy"]) if config.get("target_accuracy") else None,
-        progress=progress,
-        desc=f"parity L={config['length']} {'ACT tau=' + str(tau) if config['act'] else 'fixed 1 step'}",
-    )
-    return model, {"steps": history.steps, "stopped_early": history.stopped_early}
-
-
-def _evaluate(model: nn.Module, config: dict[str, Any], seed: int) -> dict[str, float]:
-    return evaluate_parity(model, config["length"], seed, n=10000)
-
-
-# --- the τ sweep: several ACT networks, one per time penalty, in one small checkpoint --------------------------
-
-TAU_SWEEP: tuple[float, ...] = (1e-4, 1e-3, 1e-2, 3e-2, 1e-1)
-
-
-def _tau_key(tau: float) -> str:
-    return f"tau_{tau:g}".replace(".", "p").replace("-", "m")
-
-
-class TauSweep(nn.Module):
-    """One ``AdaptiveRNN`` per time penalty τ, trained alike; ``sweep[tau]`` is the model for that τ."""
-
-    def __init__(self, config: dict[str, Any]) -> None:
-        super().__init__()
-        self.taus = tuple(config["taus"])
-        self.models = nn.ModuleDict({_tau_key(t): build_parity_model({**config, "act": True}) for t in self.taus})
-
-    def __getitem__(self, tau: float) -> nn.Module:
-        if _tau_key(tau) not in self.models:
-            raise KeyError(f"the sweep has no model for tau={tau:g}; it has tau in {', '.join(f'{t:g}' for t in self.taus)}")
-        return self.models[_tau_key(tau)]
-
-    def forward(self, inputs: Tensor) -> ACTOutput:
-        raise TypeError("a TauSweep holds one model per tau: call sweep[tau](inputs) instead")
-
-
-def train_tau_sweep(config: dict[str, Any], seed: int, progress: bool = True) -> tuple[nn.Module, dict[str, Any]]:
-    """Train one ACT network per τ with the same seed and budget; record each one's training time."""
-    sweep = TauSweep(config)
-    seconds = {}
-    for tau in sweep.taus:
-        start = time.perf_counter()
-        model, _ = train_parity({**config, "act": True, "tau": tau}, seed, progress)
-        sweep.models[_tau_key(tau)].load_state_dict(model.state_dict())
-        seconds[f"{tau:g}"] = round(time.perf_counter() - start, 1)
-    return sweep, {"seconds_per_tau": seconds}
-
-
-def _evaluate_sweep(sweep: nn.Module, config: dict[str, Any], seed: int) -> dict[str, float]:
-    metrics = {}
-    for tau in sweep.taus:
-        found = evaluate_parity(sweep[tau], config["length"], seed, n=5000)
-        metrics.update({f"{name}@{tau:g}": value for name, value in found.items()
-                        if name in ("accuracy", "mean_steps", "mean_ponder")})
-    return metrics
-
-
-def _recipes() -> tuple[Any, Any, Any]:
-    from attnmem.zoo import Recipe
-
-    base = {"length": 16, "hidden": 128, "cell": "lstm", "max_steps": 12, "batch_size": 128, "lr": 3e-3,
-            "lr_final": 1e-4, "steps": 15000, "eval_every": 500, "halting_bias": -1.0, "tau_warmup": 6000,
-            "curriculum": 4000}
-    act = Recipe(
-        name="act_parity",
-        summary="LSTM with adaptive computation time on parity of 16-entry vectors (chapter 8)",
-        chapter="08_adaptive_computation_time",
-        config={**base, "act": True, "tau": 1e-3, "target_accuracy": 0.99},
-        seed=8,
-        build=build_parity_model,
-        train=train_parity,
-        evaluate=_evaluate,
-        tolerance={"accuracy": 0.01, "mean_steps": 0.15, "mean_ponder": 0.15, "steps_corr_nonzeros": 0.05,
-                   "steps_easy": 0.2, "steps_hard": 0.2},
-    )
-    fixed = Recipe(
-        name="act_parity_fixed",
-        summary="the same LSTM with one fixed step per input on the same parity task and budget (chapter 8 baseline)",
-        chapter="08_adaptive_computation_time",
-        config={**base, "act": False, "tau": 0.0, "target_accuracy": 0.99},
-        seed=8,
-        build=build_parity_model,
-        train=train_parity,
-        evaluate=_evaluate,
-        tolerance={"accuracy": 0.02, "mean_steps": 1e-6, "mean_ponder": 1e-6, "steps_corr_nonzeros": 1e-6,
-                   "steps_easy": 1e-6, "steps_hard": 1e-6},
-    )
-    sweep_config = {"length": 8, "hidden": 64, "cell": "rnn", "max_steps": 20, "batch_size": 128, "lr": 1e-2,
-                    "steps": 5000, "eval_every": 500, "halting_bias": -1.0, "tau_warmup": 1000,
-                    "taus": list(TAU_SWEEP), "target_accuracy": None}
-    sweep = Recipe(
-        name="act_parity_tau_sweep",
-        summary=f"ACT on parity of 8-entry vectors with time penalties tau in {', '.join(f'{t:g}' for t in TAU_SWEEP)} (chapter 8)",
-        chapter="08_adaptive_computation_time",
-        config=sweep_config,
-        seed=8,
-        build=TauSweep,
-        train=train_tau_sweep,
-        evaluate=_evaluate_sweep,
-        tolerance={**{f"accuracy@{t:g}": 0.02 for t in TAU_SWEEP}, **{f"mean_steps@{t:g}": 0.15 for t in TAU_SWEEP},
-                   **{f"mean_ponder@{t:g}": 0.15 for t in TAU_SWEEP}},
-    )
-    return act, fixed, sweep
-
-
-ACT_PARITY_RECIPE, ACT_PARITY_FIXED_RECIPE, ACT_PARITY_TAU_SWEEP_RECIPE = _recipes()

@@ -24,7 +24,14 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from attnmem.checkpoint import CheckpointError, load_checkpoint, read_manifest, save_checkpoint
+from attnmem.checkpoint import (
+    CheckpointError,
+    ensure_writable,
+    load_checkpoint,
+    manifest_path,
+    read_manifest,
+    save_checkpoint,
+)
 
 __all__ = [
     "ZOO_DIR",
@@ -48,11 +55,11 @@ ZOO_DIR = Path(__file__).resolve().parent
 #: recipes not yet moved there) "module:attribute". Imported lazily, so listing the zoo stays fast.
 RECIPES: dict[str, str] = {
     "kernel_regression": "attnmem.pooling:KERNEL_REGRESSION_RECIPE",
-    "programmer_arithmetic": "attnmem.programmer:ARITHMETIC_RECIPE",
-    "programmer_tables": "attnmem.programmer:TABLES_RECIPE",
-    "act_parity": "attnmem.act:ACT_PARITY_RECIPE",
-    "act_parity_fixed": "attnmem.act:ACT_PARITY_FIXED_RECIPE",
-    "act_parity_tau_sweep": "attnmem.act:ACT_PARITY_TAU_SWEEP_RECIPE",
+    "programmer_arithmetic": "programmer",
+    "programmer_tables": "programmer",
+    "act_parity": "act",
+    "act_parity_fixed": "act",
+    "act_parity_tau_sweep": "act",
     "seq2seq_plain": "attnmem.seq2seq:PLAIN_RECIPE",
     "seq2seq_bahdanau": "attnmem.seq2seq:BAHDANAU_RECIPE",
     "seq2seq_location": "attnmem.seq2seq:LOCATION_RECIPE",
@@ -149,6 +156,11 @@ def load(name: str, directory: str | Path | None = None, train_if_missing: bool 
         if not train_if_missing:
             raise ZooError(f"the checkpoint {path} is missing; build it with: {entry.command}")
         train(name, directory)
+    elif not manifest_path(path).exists():  # left by a save that never finished
+        if not train_if_missing:
+            raise ZooError(f"the checkpoint {path} has no manifest {manifest_path(path).name}, so it cannot be "
+                           f"verified (a save that did not finish?); rebuild it with: {entry.command}")
+        train(name, directory)
     recorded = read_manifest(path)
     if recorded.get("config") != entry.config:
         raise CheckpointError(
@@ -163,6 +175,7 @@ def load(name: str, directory: str | Path | None = None, train_if_missing: bool 
 def train(name: str, directory: str | Path | None = None, progress: bool = True) -> dict[str, Any]:
     """Train ``name`` from its recipe, measure it, and write ``NAME.pt`` and ``NAME.json``. Returns the manifest."""
     entry = recipe(name)
+    ensure_writable(checkpoint_path(name, directory))  # refuse a destination that cannot take it before training
     start = time.perf_counter()
     model, facts = entry.train(entry.config, entry.seed, progress)
     seconds = time.perf_counter() - start
