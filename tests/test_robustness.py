@@ -1,0 +1,190 @@
+"""Nothing lost, nothing silent (issue #19): saves that cannot destroy a good checkpoint, reads that are bounded,
+and bad inputs that get a clear error instead of a wrong result or a hang.
+
+Each test reproduces one finding of the issue; ``PROMISES.md`` lists which test keeps which promise.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import signal
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from attnmem import zoo
+from attnmem.checkpoint import CheckpointError, ensure_writable, load_checkpoint, save_checkpoint
+
+
+@contextmanager
+def deadline(seconds: int):
+    """Fail (instead of hanging the suite) if the block runs longer than ``seconds``."""
+
+    def expire(*_):
+        raise TimeoutError(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _manifest_for(path: Path, **extra) -> None:
+    data = path.read_bytes()
+    record = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data), **extra}
+    path.with_suffix(".json").write_text(json.dumps(record))
+
+
+def _disk_full_save(obj, destination, *args, **kwargs):
+    """torch.save on a full disk: a few bytes reach the file, then the write fails."""
+    handle = open(destination, "wb") if isinstance(destination, (str, Path)) else destination
+    handle.write(b"PK\x03\x04 half a zip")
+    handle.flush()
+    raise RuntimeError("[enforce fail at inline_container.cc:672] unexpected pos 64 vs 0")
+
+
+# --- saving ---------------------------------------------------------------------------------------------------
+def test_a_failed_save_leaves_the_previous_checkpoint_intact(tmp_path, monkeypatch):
+    good = nn.Linear(3, 2)
+    record = save_checkpoint(tmp_path / "m.pt", good, {"command": "make m"})
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    monkeypatch.setattr(torch, "save", _disk_full_save)
+    with pytest.raises(CheckpointError, match=r"saving .*m\.pt failed .*the previous checkpoint, if any, is unchanged"):
+        save_checkpoint(tmp_path / "m.pt", nn.Linear(3, 2), {"command": "make m"})
+    monkeypatch.undo()
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # no temporary file left either
+    other = nn.Linear(3, 2)
+    _, manifest = load_checkpoint(tmp_path / "m.pt", other)
+    assert manifest["sha256"] == record["sha256"]
+    torch.testing.assert_close(other.weight, good.weight)
+
+
+def test_a_failed_first_save_leaves_nothing_behind(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch, "save", _disk_full_save)
+    with pytest.raises(CheckpointError, match="saving"):
+        save_checkpoint(tmp_path / "m.pt", nn.Linear(3, 2))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_manifest_write_leaves_the_previous_pair(tmp_path, monkeypatch):
+    save_checkpoint(tmp_path / "m.pt", nn.Linear(3, 2))
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    real_fsync = os.fsync
+    calls = []
+
+    def fsync_fails_second_time(descriptor):
+        calls.append(descriptor)
+        if len(calls) == 2:  # the weights are written; the manifest's write fails
+            raise OSError(28, "No space left on device")
+        real_fsync(descriptor)
+
+    monkeypatch.setattr(os, "fsync", fsync_fails_second_time)
+    with pytest.raises(CheckpointError, match="No space left on device"):
+        save_checkpoint(tmp_path / "m.pt", nn.Linear(3, 2))
+    monkeypatch.undo()
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    load_checkpoint(tmp_path / "m.pt", nn.Linear(3, 2))
+
+
+def test_an_unwritable_destination_is_refused_before_training(tmp_path, monkeypatch):
+    (tmp_path / "a_file").write_text("not a folder")
+    entry = zoo.recipe("kernel_regression")
+    trained = []
+
+    def spy(config, seed, progress):
+        trained.append(seed)
+        return entry.train(config, seed, progress)
+
+    monkeypatch.setattr(zoo, "recipe", lambda name: dataclasses.replace(entry, train=spy))
+    with pytest.raises(CheckpointError, match=r"cannot save checkpoints in the folder .*a_file"):
+        zoo.train("kernel_regression", tmp_path / "a_file" / "zoo", progress=False)
+    assert trained == []
+    (tmp_path / "zoo" / "kernel_regression.pt").mkdir(parents=True)
+    with pytest.raises(CheckpointError, match=r"kernel_regression\.pt: it is a folder"):
+        zoo.train("kernel_regression", tmp_path / "zoo", progress=False)
+    assert trained == []
+
+
+def test_ensure_writable_creates_the_folder_and_leaves_nothing(tmp_path):
+    assert ensure_writable(tmp_path / "new" / "m.pt") == tmp_path / "new"
+    assert list((tmp_path / "new").iterdir()) == []
+    with pytest.raises(ValueError, match="must end in .pt"):
+        ensure_writable(tmp_path / "m.pth")
+
+
+def test_a_leftover_checkpoint_without_manifest_names_the_command_and_is_rebuilt(tmp_path):
+    zoo.train("kernel_regression", tmp_path, progress=False)
+    (tmp_path / "kernel_regression.json").unlink()
+    with pytest.raises(zoo.ZooError, match="has no manifest.*rebuild it with: python -m attnmem.zoo train "
+                                           "kernel_regression"):
+        zoo.load("kernel_regression", tmp_path)
+    model = zoo.load("kernel_regression", tmp_path, train_if_missing=True)
+    assert (tmp_path / "kernel_regression.json").exists() and not model.training
+
+
+# --- reading --------------------------------------------------------------------------------------------------
+def test_a_checkpoint_linked_to_a_device_is_refused_without_reading(tmp_path):
+    save_checkpoint(tmp_path / "m.pt", nn.Linear(3, 2))
+    (tmp_path / "m.pt").unlink()
+    (tmp_path / "m.pt").symlink_to("/dev/zero")
+    with deadline(20), pytest.raises(CheckpointError, match=r"m\.pt is not a regular file"):
+        load_checkpoint(tmp_path / "m.pt")
+
+
+def test_a_named_pipe_is_refused_without_blocking(tmp_path):
+    save_checkpoint(tmp_path / "m.pt", nn.Linear(3, 2))
+    (tmp_path / "m.pt").unlink()
+    os.mkfifo(tmp_path / "m.pt")
+    with deadline(20), pytest.raises(CheckpointError, match="not a regular file"):
+        load_checkpoint(tmp_path / "m.pt")
+
+
+def test_the_hash_check_reads_no_more_than_the_recorded_size(tmp_path):
+    save_checkpoint(tmp_path / "m.pt", nn.Linear(3, 2), {"command": "make m"})
+    with open(tmp_path / "m.pt", "ab") as handle:
+        handle.write(b"\0" * 100)
+    with pytest.raises(CheckpointError, match=r"is \d+ bytes but its manifest records \d+.*Rebuild it with: make m"):
+        load_checkpoint(tmp_path / "m.pt")
+    data = (tmp_path / "m.pt").read_bytes()
+    (tmp_path / "m.pt").write_bytes(data[:50])
+    with pytest.raises(CheckpointError, match="truncated"):
+        load_checkpoint(tmp_path / "m.pt")
+
+
+def test_a_folder_in_place_of_the_checkpoint_is_named(tmp_path):
+    save_checkpoint(tmp_path / "m.pt", nn.Linear(3, 2))
+    (tmp_path / "m.pt").unlink()
+    (tmp_path / "m.pt").mkdir()
+    with pytest.raises(CheckpointError, match=r"m\.pt is a folder"):
+        load_checkpoint(tmp_path / "m.pt")
+
+
+def test_a_manifest_that_is_not_utf8_is_named(tmp_path):
+    save_checkpoint(tmp_path / "m.pt", nn.Linear(3, 2))
+    (tmp_path / "m.json").write_bytes(b'{"sha256": "\xff\xfe"}')
+    with pytest.raises(CheckpointError, match=r"m\.json is not UTF-8"):
+        load_checkpoint(tmp_path / "m.pt")
+
+
+def test_a_state_dict_of_non_tensors_is_refused(tmp_path):
+    torch.save({"weight": [[1.0, 2.0, 3.0]] * 2, "bias": torch.zeros(2)}, tmp_path / "m.pt")
+    _manifest_for(tmp_path / "m.pt", command="make m")
+    with pytest.raises(CheckpointError, match=r"not a state dict of tensors: weight \(list\).*Rebuild it with: make m"):
+        load_checkpoint(tmp_path / "m.pt", nn.Linear(3, 2))
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.int64, torch.bool, torch.float64])
+def test_a_state_dict_of_another_dtype_is_refused(tmp_path, dtype):
+    model = nn.Linear(3, 2)
+    torch.save({name: value.to(dtype) for name, value in model.state_dict().items()}, tmp_path / "m.pt")
+    _manifest_for(tmp_path / "m.pt")
+    with pytest.raises(CheckpointError, match=rf"wrong dtypes: bias {dtype} vs model torch.float32"):
+        load_checkpoint(tmp_path / "m.pt", model)
