@@ -8,15 +8,24 @@ values), a broken invariant, an exception raised by the reader's code (and the l
 changed in place. It shows values, never the reference's code. ``check(...).passed`` is what the course's
 autograder tests, so a reader sees exactly what a grader will see.
 
-Adding a checker for a new exercise is one decorated function in this module::
+Adding a checker for a new exercise is one decorated function in this module (or in
+``attnmem/exercise_checks/<topic>.py``)::
 
-    @exercise("ex-NN-name", function="my_name", title="...", checks=("what is tested, in words", ...))
+    @exercise("ex-NN-name", function="my_name", title="...", checks=("what is tested, in words", ...),
+              forbidden=(attention.additive_scores,))   # the package's own answer, wherever it lives
     def _check_name(fn):
         inputs = {"query": ..., "keys": ...}
         got = call(fn, **inputs)            # runs the reader's function; explains exceptions and stubs
         expect_close(got, reference(...), "your scores", inputs)   # shape, then values, then hints
 
 The helpers raise :class:`Mismatch` with a message for the reader; a checker may raise its own.
+
+Integrity (see :mod:`attnmem.exercise_checks.sandbox`): ``check`` runs the reader's function in a worker process
+forked before the checker computes anything, so the expected values are never where the submission runs, and
+nothing it patches reaches the checker. There the ``forbidden`` objects and every checker function trip when
+called, by any route, and the check fails with "this calls `attnmem.ntm.shift`, the book's own answer ...". A
+submission that runs longer than the time limit, exits, prints a lot or changes its inputs gets a precise
+message. Helpers the notebook rebound (``expect_close``, ``torch.isclose``, ...) are put back during a check.
 """
 
 from __future__ import annotations
@@ -25,7 +34,6 @@ import html
 import importlib
 import math
 import pkgutil
-import traceback
 from dataclasses import dataclass
 from typing import Any, Callable, Literal
 
@@ -33,6 +41,8 @@ import torch
 from torch import Tensor
 
 from attnmem import attention, ntm
+from attnmem.exercise_checks import sandbox
+from attnmem.exercise_checks.sandbox import Problem, Submission
 from attnmem.tasks import algorithmic
 
 __all__ = [
@@ -43,6 +53,7 @@ __all__ = [
     "NotWritten",
     "exercise",
     "check",
+    "Submission",
     "check_additive_scores",
     "check_laplace_scores",
     "call",
@@ -109,6 +120,7 @@ class Exercise:
     checks: tuple[str, ...]  # what the checker tests, in words (the instructor page lists them)
     run: CheckFunction  # raises Mismatch or NotWritten while the answer is not right yet
     points: int = 1
+    forbidden: tuple[Any, ...] = ()  # the package's own answer: functions, methods or classes
 
     @property
     def chapter(self) -> str:
@@ -120,9 +132,19 @@ EXERCISES: dict[str, Exercise] = {}
 
 
 def exercise(
-    label: str, *, function: str, title: str, checks: tuple[str, ...], points: int = 1
+    label: str,
+    *,
+    function: str,
+    title: str,
+    checks: tuple[str, ...],
+    points: int = 1,
+    forbidden: tuple[Any, ...] = (),
 ) -> Callable[[CheckFunction], CheckFunction]:
-    """Register the decorated checker under ``label`` (``ex-NN-name``, as in the chapter's ``{exercise}``)."""
+    """Register the decorated checker under ``label`` (``ex-NN-name``, as in the chapter's ``{exercise}``).
+
+    ``forbidden`` holds the package's objects that answer the exercise (a function, a method, a class): a
+    submission that calls one of them, by any route, fails with a message that names it.
+    """
     parts = label.split("-")
     if len(parts) < 3 or parts[0] != "ex" or not parts[1].isdigit():
         raise ValueError(f"exercise labels look like 'ex-01-additive' (ex, chapter, name); got {label!r}")
@@ -130,32 +152,60 @@ def exercise(
     def register(run: CheckFunction) -> CheckFunction:
         if label in EXERCISES:
             raise ValueError(f"exercise {label!r} is registered twice")
-        EXERCISES[label] = Exercise(label, function, title, checks, run, points)
+        EXERCISES[label] = Exercise(label, function, title, checks, run, points, tuple(forbidden))
         return run
 
     return register
 
 
-def check(label: str, fn: Callable[..., Any]) -> CheckResult:
-    """Check the reader's function for exercise ``label``; the result explains any difference kindly."""
+_PRISTINE = sandbox.Pristine()
+
+
+def check(label: str, fn: Callable[..., Any], *, time_limit: float = sandbox.TIME_LIMIT_S) -> CheckResult:
+    """Check the reader's function for exercise ``label``; the result explains any difference kindly.
+
+    The function runs in a worker process (see the module docstring); ``time_limit`` is the number of seconds
+    it may run, all calls together.
+    """
     if label not in EXERCISES:
         known = ", ".join(sorted(EXERCISES)) or "none"
         raise KeyError(f"no checker for exercise {label!r}; the exercises with checkers are: {known}")
     entry = EXERCISES[label]
-    if not callable(fn):
+    if not callable(fn) or isinstance(fn, type):
         raise TypeError(
             f"check needs your function itself, as in check({label!r}, {entry.function}); "
             f"got a {type(fn).__name__}"
         )
     name = getattr(fn, "__name__", entry.function)
+    reapply = _PRISTINE.restore()
+    submission = Submission(fn, entry.forbidden, time_limit)
     try:
-        entry.run(fn)
+        submission.start()
+        entry.run(submission)
     except NotWritten as reason:
         return CheckResult(label, name, "not written", f"{name} is not written yet: {reason}")
     except Mismatch as reason:
-        return CheckResult(label, name, "failed", f"{reason}\nFix it and run the cell again: you are close.")
+        return _failed(label, name, f"{reason}\nFix it and run the cell again: you are close.", submission)
+    except Problem as problem:
+        if problem.kind == "not written":
+            return CheckResult(label, name, "not written", f"{name} is not written yet: {problem}")
+        return _failed(label, name, str(problem), submission)
+    finally:
+        submission.close()
+        reapply()
     checks = "; ".join(entry.checks)
-    return CheckResult(label, name, "passed", f"{name} passed all {len(entry.checks)} checks: {checks}.")
+    message = f"{name} passed all {len(entry.checks)} checks: {checks}."
+    return CheckResult(label, name, "passed", _with_printed(message, submission))
+
+
+def _with_printed(message: str, submission: Submission) -> str:
+    if not submission.printed:
+        return message
+    return f"{message}\n(Your function printed while it was checked; the first call's output:\n{submission.printed[0]})"
+
+
+def _failed(label: str, name: str, message: str, submission: Submission) -> CheckResult:
+    return CheckResult(label, name, "failed", _with_printed(message, submission))
 
 
 # ---- the kit every checker uses ---------------------------------------------------------------------------
@@ -168,53 +218,32 @@ def describe(inputs: dict[str, Any]) -> str:
         if isinstance(value, Tensor) and value.dim() > 0:
             parts.append(f"{name} {tuple(value.shape)}")
         elif isinstance(value, (Tensor, float, int)):
-            parts.append(f"{name} {float(value):.4g}")
+            parts.append(f"{name} {float(value.detach() if isinstance(value, Tensor) else value):.4g}")
         else:
             parts.append(f"{name} {value!r}")
     return ", ".join(parts)
 
 
-def _reader_line(error: BaseException, fn: Callable[..., Any]) -> str:
-    """Where in the reader's own function the error happened (``at line N of f (code)``), or ''."""
-    code = getattr(fn, "__code__", None)
-    if code is None:
-        return ""
-    frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename == code.co_filename]
-    if not frames:
-        return ""
-    frame = frames[-1]
-    line = f" ({frame.line.strip()})" if frame.line else ""
-    return f"\n  at line {frame.lineno - code.co_firstlineno + 1} of {fn.__name__}{line}"
-
-
 def call(fn: Callable[..., Any], **inputs: Any) -> Any:
     """Call the reader's function with ``inputs`` (in order, positionally); explain exceptions and stubs.
 
-    Tensor inputs are compared with a copy afterwards, so a function that changes its arguments in place is
-    caught instead of silently corrupting the next comparison.
+    Inside ``check``, ``fn`` is the :class:`Submission`: the call runs in the worker, which also notices an
+    input changed in place. A plain function (a checker's own helper) is called here.
     """
-    before = {k: v.detach().clone() for k, v in inputs.items() if isinstance(v, Tensor)}
-    name = getattr(fn, "__name__", "your function")
-    try:
+    if isinstance(fn, Submission):
+        try:
+            result = fn.run(inputs, describe(inputs))
+        except Problem as problem:
+            if problem.kind == "not written":
+                raise NotWritten(str(problem)) from None
+            raise Mismatch(str(problem)) from None
+    else:
         result = fn(*inputs.values())
-    except NotImplementedError:
-        raise NotWritten("it raises NotImplementedError. Write its body, then run the cell again.") from None
-    except Exception as error:  # the reader's code may raise anything: report it instead of crashing the cell
-        raise Mismatch(
-            f"{name} raised {type(error).__name__}: {error}{_reader_line(error, fn)}\n"
-            f"  when called with {describe(inputs)}."
-        ) from None
     if result is None:
         raise NotWritten(
             "it returned None. Replace the `...` in its body with your code (and `return` the result), "
             "then run the cell again."
         )
-    for key, old in before.items():
-        if not torch.equal(inputs[key].detach(), old):
-            raise Mismatch(
-                f"{name} changed its input `{key}` in place (with +=, .add_() or an indexed assignment). "
-                f"Compute into a new tensor instead, so the caller's data stays as it was."
-            )
     return result
 
 
@@ -350,6 +379,7 @@ def expect_gradient(output: Tensor, what: str, leaves: dict[str, Tensor]) -> Non
         "gradients reach the query, the keys and all three parameters",
         "the inputs are left unchanged",
     ),
+    forbidden=(attention.additive_scores, attention.AdditiveScore),
 )
 def _check_additive(fn: Callable[..., Any]) -> None:
     generator = torch.Generator().manual_seed(2015)
@@ -474,6 +504,21 @@ def check_laplace_scores(fn: Callable[..., Any]) -> CheckResult:
 # ---- chapters 6 and 7: neural Turing machines -----------------------------------------------------------
 
 
+def _ntm_fast_paths() -> tuple[Any, ...]:
+    """The NTM heads' fused and compiled versions that exist: each computes the whole addressing and write."""
+    found = []
+    for module, names in (
+        ("attnmem.ntm_fused", ("FusedHeads", "fused_heads")),
+        ("attnmem.ntm_kernel", ("CompiledHeads", "compiled_heads", "heads_function")),
+    ):
+        try:
+            loaded = importlib.import_module(module)
+        except ImportError:
+            continue
+        found += [getattr(loaded, name) for name in names if hasattr(loaded, name)]
+    return tuple(found)
+
+
 _ZERO_NORM = (
     "a norm is 0 here (a zero key, or an erased row). Add a small epsilon such as 1e-8 to each norm, or "
     "clamp the norms from below, so that the cosine is 0 / epsilon = 0 instead of 0 / 0."
@@ -492,6 +537,7 @@ _ZERO_NORM = (
         "gradients reach the memory, the key and beta, and stay finite at a zero key",
         "the inputs are left unchanged",
     ),
+    forbidden=(ntm.content_addressing, *_ntm_fast_paths()),
 )
 def _check_content(fn: Callable[..., Any]) -> None:
     generator = torch.Generator().manual_seed(2014)
@@ -601,6 +647,7 @@ def _circular(weights: Tensor, shift_weights: Tensor) -> Tensor:
         "gradients reach the weighting and the shift distribution",
         "the inputs are left unchanged",
     ),
+    forbidden=(ntm.shift, *_ntm_fast_paths()),
 )
 def _check_roll_shift(fn: Callable[..., Any]) -> None:
     generator = torch.Generator().manual_seed(1014)
@@ -666,6 +713,7 @@ def _check_roll_shift(fn: Callable[..., Any]) -> None:
         "one count per sequence",
         "the inputs are left unchanged",
     ),
+    forbidden=(algorithmic.bit_errors, ntm.evaluate_bit_errors),
 )
 def _check_bit_errors(fn: Callable[..., Any]) -> None:
     generator = torch.Generator().manual_seed(2016)
@@ -738,6 +786,7 @@ def _compare_bit_errors(fn: Callable[..., Any], logits: Tensor, task: algorithmi
         "gradients reach the memory, the weighting, the erase and the add vectors",
         "the inputs are left unchanged",
     ),
+    forbidden=(ntm.write_memory, *_ntm_fast_paths()),
 )
 def _check_write(fn: Callable[..., Any]) -> None:
     generator = torch.Generator().manual_seed(2018)
@@ -797,3 +846,4 @@ def _register_chapter_checks() -> None:
 
 
 _register_chapter_checks()
+_PRISTINE.record()

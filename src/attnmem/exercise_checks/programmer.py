@@ -27,7 +27,7 @@ from attnmem.exercises import (
     expect_tensor,
     projection,
 )
-from attnmem.programmer import OPERATIONS, execute_table
+from attnmem.programmer import OPERATIONS, TableProgrammer, execute_table
 from attnmem.tasks.tables import table_task
 
 __all__ = ["greater_reference", "scalar_steps"]
@@ -133,6 +133,7 @@ def _greater_cases(generator: torch.Generator) -> list[dict[str, Tensor]]:
         "gradients reach the column and the number choices",
         "the inputs are left unchanged",
     ),
+    forbidden=(execute_table, TableProgrammer),
 )
 def _check_greater(fn: Callable[..., Any]) -> None:
     generator = torch.Generator().manual_seed(2016)
@@ -338,6 +339,7 @@ def _programs(generator: torch.Generator) -> list[tuple[Tensor, ...]]:
         "gradients reach the table, the selector, both scalars, the operation and the column choices",
         "the inputs are left unchanged",
     ),
+    forbidden=(execute_table, TableProgrammer),
 )
 def _check_scalar(fn: Callable[..., Any]) -> None:
     generator = torch.Generator().manual_seed(2015)

@@ -90,6 +90,7 @@ class _Fixed(nn.Module):
         "one number for the whole batch",
         "the inputs are left unchanged",
     ),
+    forbidden=(seq2seq.sequence_loss,),
 )
 def _check_token_accuracy(fn: Callable[..., Any]) -> None:
     generator = torch.Generator().manual_seed(2014)
@@ -164,6 +165,7 @@ def _check_token_accuracy(fn: Callable[..., Any]) -> None:
         "the same ids as translation.make_batch(..., reverse_source=True)",
         "the inputs are left unchanged",
     ),
+    forbidden=(translation.make_batch,),
 )
 def _check_reverse(fn: Callable[..., Any]) -> None:
     cases = [
@@ -223,6 +225,7 @@ def _pair(got: Any, name: str) -> tuple[Any, Any]:
         "gradients reach the state, the annotations and all three parameters",
         "the inputs are left unchanged",
     ),
+    forbidden=(seq2seq.BahdanauDecoder.step, attention.attend, attention.Attention),
 )
 def _check_step(fn: Callable[..., Any]) -> None:
     generator = torch.Generator().manual_seed(2015)
@@ -440,6 +443,7 @@ def _check_entropy(fn: Callable[..., Any]) -> None:
         "gradients reach both channels, the filters and the map",
         "the inputs are left unchanged",
     ),
+    forbidden=(seq2seq.LocationFeatures,),
 )
 def _check_location_terms(fn: Callable[..., Any]) -> None:
     generator = torch.Generator().manual_seed(2015)
