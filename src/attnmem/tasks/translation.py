@@ -34,6 +34,8 @@ from typing import Callable, Iterable, NamedTuple, Sequence
 import torch
 from torch import Tensor
 
+from attnmem.tasks import check_examples
+
 __all__ = [
     "NOUNS",
     "ADJECTIVES",
@@ -49,6 +51,7 @@ __all__ = [
     "sample_source",
     "parse",
     "translate",
+    "alignment",
     "Pair",
     "sample_pairs",
     "Vocab",
@@ -282,6 +285,28 @@ def translate(sentence: str | Sequence[str], order: str = "reordered") -> list[s
     return _join([c.zeta(order) for c in parse(sentence)], CONJUNCTION[1])
 
 
+def alignment(sentence: str | Sequence[str], order: str = "reordered") -> list[int]:
+    """The known alignment: for each word of ``translate(sentence, order)``, the position of the source word it
+    translates (both words of an adverb's phrase point at the adverb, ``kaj`` at ``and``)."""
+    _check_order(order)
+
+    def phrase(start: int, words: int) -> list[int]:
+        positions = list(range(start, start + words))
+        return positions if order == "monotone" else [positions[-1], *positions[1:-1], positions[0]]
+
+    aligned, at = [], 0
+    for i, clause in enumerate(parse(sentence)):
+        if i:
+            aligned, at = aligned + [at], at + 1
+        subject, at = phrase(at, len(clause.subject.source())), at + len(clause.subject.source())
+        adverb, at = ([at, at], at + 1) if clause.adverb else ([], at)
+        verb, at = [at], at + 1
+        obj = phrase(at, len(clause.object.source())) if clause.object else []
+        at += len(obj)
+        aligned += subject + adverb + verb + obj if order == "monotone" else subject + obj + adverb + verb
+    return aligned
+
+
 class Pair(NamedTuple):
     source: list[str]
     target: list[str]
@@ -294,8 +319,7 @@ def sample_pairs(n: int, min_length: int, max_length: int, seed: int, order: str
     ``clause_counts`` says how the clauses of a sentence are drawn (see ``sample_clauses``).
     """
     _check_order(order)
-    if n < 1:
-        raise ValueError(f"n must be at least 1, got {n}")
+    check_examples("n", n)
     if not MIN_CLAUSE <= min_length <= max_length:
         raise GrammarError(f"need {MIN_CLAUSE} <= min_length <= max_length, got {min_length} and {max_length}")
     rng = random.Random(seed)
