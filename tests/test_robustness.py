@@ -188,3 +188,81 @@ def test_a_state_dict_of_another_dtype_is_refused(tmp_path, dtype):
     _manifest_for(tmp_path / "m.pt")
     with pytest.raises(CheckpointError, match=rf"wrong dtypes: bias {dtype} vs model torch.float32"):
         load_checkpoint(tmp_path / "m.pt", model)
+
+
+# --- data generators ------------------------------------------------------------------------------------------
+def _addition_reference(batch) -> list[list[list[int]]]:
+    """The targets of an addition batch, recomputed with Python's unbounded integers from its inputs."""
+    from attnmem.tasks.algorithmic import ADDITION_BLANK
+
+    steps, width = batch.targets.shape[1:]
+    digits = batch.inputs.view(*batch.inputs.shape[:2], -1, 10).argmax(-1).tolist()
+    out = []
+    for row, used in zip(digits, batch.mask.tolist()):
+        total, sums = 0, []
+        for number, present in zip(row, used):
+            total += sum(d * 10**i for i, d in enumerate(number)) if present else 0
+            text = str(total)[::-1]
+            sums.append([int(c) for c in text] + [ADDITION_BLANK] * (width - len(text)))
+        out.append(sums)
+    return out
+
+
+@pytest.mark.parametrize("digits", [18, 19, 25])
+def test_addition_targets_are_exact_past_int64(digits):
+    from attnmem.tasks.algorithmic import addition_batch
+
+    batch = addition_batch(64, max_numbers=5, digits=digits, seed=3)
+    assert batch.targets.tolist() == _addition_reference(batch)
+
+
+def test_addition_refuses_sums_wider_than_its_targets():
+    from attnmem.tasks.algorithmic import addition_batch
+
+    assert addition_batch(8, max_numbers=10, digits=3, seed=0).targets.shape == (8, 10, 4)
+    with pytest.raises(ValueError, match="max_numbers must be at most 10"):
+        addition_batch(8, max_numbers=11, digits=3, seed=0)
+
+
+def _huge_requests():
+    from attnmem.tasks import algorithmic, regression, tables
+
+    return {
+        "copy": lambda: algorithmic.copy_task(10**10),
+        "copy, long": lambda: algorithmic.copy_task(2, max_len=10**9),
+        "repeat copy": lambda: algorithmic.repeat_copy_task(10**6, max_repeats=10**4),
+        "associative recall": lambda: algorithmic.associative_recall_task(10**9),
+        "priority sort": lambda: algorithmic.priority_sort_task(1, n_inputs=10**9, n_outputs=1),
+        "parity": lambda: algorithmic.parity_batch(10**7, 10**3, seed=0),
+        "addition": lambda: algorithmic.addition_batch(10, digits=10**8),
+        "arithmetic": lambda: tables.arithmetic_task(10**10, seed=0),
+        "regression": lambda: regression.sample_regression(10**10, seed=0),
+    }
+
+
+@pytest.mark.parametrize("name", list(_huge_requests()))
+def test_impossible_batches_are_refused_before_allocating(name):
+    with deadline(10), pytest.raises(ValueError, match=r"over the limit of 268,435,456 \(attnmem.tasks.MAX_ELEMENTS\)"):
+        _huge_requests()[name]()
+
+
+def test_generators_that_loop_per_example_have_a_stated_limit():
+    from attnmem.tasks import babi, tables, translation
+
+    calls = {
+        "babi": lambda: babi.generate(1, 10**9, 0),
+        "translation": lambda: translation.sample_pairs(10**9, 3, 10, 0),
+        "tables": lambda: tables.sample_questions(10**9, 0),
+    }
+    for name, call in calls.items():
+        with deadline(10), pytest.raises(ValueError, match=r"over the limit of 100,000 examples per call"):
+            call()
+
+
+def test_non_finite_ranges_and_noise_are_refused():
+    from attnmem.tasks import regression, tables
+
+    with pytest.raises(ValueError, match="noise must be a finite non-negative number"):
+        regression.sample_regression(10, seed=0, noise=float("nan"))
+    with pytest.raises(ValueError, match="need finite low < high"):
+        tables.arithmetic_task(4, seed=0, low=float("-inf"), high=float("inf"))

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from attnmem.tasks import check_positive, generator_from
+from attnmem.tasks import check_elements, check_positive, generator_from
 
 __all__ = [
     "AlgorithmicBatch",
@@ -70,6 +70,8 @@ def copy_task(
     """
     check_positive(batch_size=batch_size, width=width)
     _check_range("min_len", min_len, "max_len", max_len)
+    check_elements("this copy batch", batch_size * (2 * max_len + 1) * (2 * width + 2),
+                   "use a smaller batch_size, max_len or width")
     generator = generator_from(seed)
     lengths = _lengths(batch_size, min_len, max_len, generator)
     longest = int(lengths.max())
@@ -104,6 +106,8 @@ def repeat_copy_task(
     check_positive(batch_size=batch_size, width=width)
     _check_range("min_len", min_len, "max_len", max_len)
     _check_range("min_repeats", min_repeats, "max_repeats", max_repeats)
+    check_elements("this repeat-copy batch", batch_size * (max_len * (max_repeats + 1) + 2) * (2 * width + 4),
+                   "use a smaller batch_size, max_len, max_repeats or width")
     generator = generator_from(seed)
     lengths = _lengths(batch_size, min_len, max_len, generator)
     repeats = _lengths(batch_size, min_repeats, max_repeats, generator)
@@ -145,6 +149,9 @@ def associative_recall_task(
     _check_range("min_items", min_items, "max_items", max_items)
     if min_items < 2:
         raise ValueError(f"min_items must be at least 2 (a query needs an item after it), got {min_items}")
+    steps = max_items * (item_len + 1) + 2 * item_len + 2
+    check_elements("this associative-recall batch", batch_size * (steps * (2 * width + 3) + max_items * item_len * width),
+                   "use a smaller batch_size, max_items, item_len or width")
     generator = generator_from(seed)
     lengths = _lengths(batch_size, min_items, max_items, generator)
     most = int(lengths.max())
@@ -179,6 +186,8 @@ def priority_sort_task(
     """
     check_positive(batch_size=batch_size, width=width)
     _check_range("n_outputs", n_outputs, "n_inputs", n_inputs)
+    check_elements("this priority-sort batch", batch_size * (n_inputs + 1 + n_outputs) * (2 * width + 3),
+                   "use a smaller batch_size, n_inputs or width")
     generator = generator_from(seed)
     bits = _bits((batch_size, n_inputs, width), generator)
     priority = torch.rand(batch_size, n_inputs, generator=generator) * 2 - 1
@@ -266,6 +275,7 @@ def parity_batch(
     most = length if max_nonzeros is None else max_nonzeros
     if isinstance(most, bool) or not isinstance(most, int) or not 1 <= most <= length:
         raise ValueError(f"max_nonzeros must be an int in 1..length ({length}), got {max_nonzeros!r}")
+    check_elements("this parity batch", 4 * batch_size * length, "use a smaller batch_size or length")
     generator = generator_from(seed)
     count = torch.randint(1, most + 1, (batch_size, 1), generator=generator)
     ranks = torch.rand(batch_size, length, generator=generator).argsort(dim=1).argsort(dim=1)
@@ -314,6 +324,11 @@ def addition_batch(
     as ``digits + 1`` classes (a digit 0-9, or ``ADDITION_BLANK`` past the sum's most significant digit).
     """
     check_positive(batch_size=batch_size, max_numbers=max_numbers, digits=digits)
+    if max_numbers > 10:
+        raise ValueError(f"max_numbers must be at most 10, got {max_numbers}: the targets have digits + 1 places, "
+                         f"and a sum of 11 or more numbers of {digits} digits can need more")
+    check_elements("this addition batch", batch_size * max_numbers * (digits * 12 + 2),
+                   "use a smaller batch_size, max_numbers or digits")
     generator = generator_from(seed)
     lengths = torch.randint(1, max_numbers + 1, (batch_size,), generator=generator)
     mask = torch.arange(max_numbers).unsqueeze(0) < lengths.unsqueeze(1)
@@ -322,17 +337,21 @@ def addition_batch(
     used = torch.arange(digits).view(1, 1, digits) < sizes.unsqueeze(-1)
     raw = torch.where(used & mask.unsqueeze(-1), raw, 0)
     inputs = (F.one_hot(raw, 10) * used.unsqueeze(-1)).flatten(2).float() * mask.unsqueeze(-1)
-    place = 10 ** torch.arange(digits)
-    totals = ((raw * place).sum(-1) * mask).cumsum(dim=1)
-    return AdditionBatch(inputs, _sum_digits(totals, digits + 1), mask)
+    return AdditionBatch(inputs, _sum_digits(raw.cumsum(dim=1), digits + 1), mask)
 
 
-def _sum_digits(totals: Tensor, width: int) -> Tensor:
-    """Digits (least significant first) of non-negative integers, ``ADDITION_BLANK`` past the leading digit."""
-    place = 10 ** torch.arange(width)
-    digit = (totals.unsqueeze(-1) // place) % 10
-    beyond = (totals.unsqueeze(-1) < place) & (place > 1)  # keep a single 0 for a sum of zero
-    return torch.where(beyond, ADDITION_BLANK, digit)
+def _sum_digits(place_sums: Tensor, width: int) -> Tensor:
+    """Digits (least significant first) of running sums given place by place, ``ADDITION_BLANK`` past the leading
+    digit. Carrying digit by digit keeps every width exact (an int64 holds whole numbers of only 18 digits)."""
+    digits, carry = [], torch.zeros_like(place_sums[..., 0])
+    for place in range(width):
+        total = carry + (place_sums[..., place] if place < place_sums.shape[-1] else 0)
+        digits.append(total % 10)
+        carry = total // 10
+    digit = torch.stack(digits, dim=-1)
+    position = torch.arange(width)
+    leading = torch.where(digit != 0, position, 0).amax(dim=-1, keepdim=True)  # 0 for a sum of zero: keep one 0
+    return torch.where(position > leading, ADDITION_BLANK, digit)
 
 
 __all__ += [

@@ -27,6 +27,7 @@ from typing import Iterable, NamedTuple, Sequence
 import torch
 from torch import Tensor
 
+from attnmem.tasks import check_examples
 from attnmem.tasks.babi_world import FAMILIES, TASK_NAMES, Line, lexicon, tokenize
 
 __all__ = [
@@ -81,8 +82,7 @@ def task_number(task: int | str) -> int:
 def generate(task: int | str, n_questions: int, seed: int) -> list[Story]:
     """Stories of one task family holding exactly ``n_questions`` questions; the same seed gives the same stories."""
     number = task_number(task)
-    if not isinstance(n_questions, int) or n_questions < 1:
-        raise ValueError(f"n_questions must be a positive int, got {n_questions!r}")
+    check_examples("n_questions", n_questions)
     if not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     rng = random.Random(seed * 1000 + number)

@@ -5,10 +5,13 @@ which is what Nadaraya (1964) and Watson (1964) kernel regression does, and what
 """
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
 from torch import Tensor
+
+from attnmem.tasks import check_elements, check_positive
 
 
 class RegressionData(NamedTuple):
@@ -24,12 +27,12 @@ def true_function(x: Tensor) -> Tensor:
 
 def sample_regression(n: int, seed: int, noise: float = 0.5, low: float = 0.0, high: float = 5.0) -> RegressionData:
     """``n`` sorted uniform inputs on [low, high] and noisy targets ``f(x) + noise * N(0, 1)``."""
-    if n < 1:
-        raise ValueError(f"n must be at least 1, got {n}")
-    if not high > low:
-        raise ValueError(f"need low < high, got low={low}, high={high}")
-    if noise < 0:
-        raise ValueError(f"noise must be non-negative, got {noise}")
+    check_positive(n=n)
+    check_elements("this regression sample", 3 * n, "use a smaller n")
+    if not (math.isfinite(low) and math.isfinite(high) and low < high):
+        raise ValueError(f"need finite low < high, got low={low}, high={high}")
+    if not (math.isfinite(noise) and noise >= 0):
+        raise ValueError(f"noise must be a finite non-negative number, got {noise}")
     generator = torch.Generator().manual_seed(seed)
     x, _ = torch.sort(low + (high - low) * torch.rand(n, generator=generator))
     truth = true_function(x)

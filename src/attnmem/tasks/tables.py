@@ -17,6 +17,7 @@ generated question, one program in the model's operation set that answers it; mo
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import NamedTuple, Sequence
@@ -24,7 +25,7 @@ from typing import NamedTuple, Sequence
 import torch
 from torch import Tensor
 
-from attnmem.tasks import check_positive, generator_from
+from attnmem.tasks import check_elements, check_examples, check_positive, generator_from
 
 __all__ = [
     "COLUMN_NAMES",
@@ -93,8 +94,9 @@ def arithmetic_task(batch_size: int, seed: int | torch.Generator, n_ops: int = 2
     Every variable is drawn independently (one may repeat), every operator uniformly from ``+ - *``.
     """
     check_positive(batch_size=batch_size, n_ops=n_ops)
-    if not low < high:
-        raise ValueError(f"need low < high for the input values, got low={low}, high={high}")
+    if not (math.isfinite(low) and math.isfinite(high) and low < high):
+        raise ValueError(f"need finite low < high for the input values, got low={low}, high={high}")
+    check_elements("this arithmetic batch", batch_size * (4 * n_ops + 7), "use a smaller batch_size or n_ops")
     gen = generator_from(seed)
     n_vars, op_names = len(ARITH_VARIABLES), list(ARITH_OPS)
     values = low + (high - low) * torch.rand(batch_size, n_vars, generator=gen)
@@ -244,7 +246,8 @@ def sample_questions(n: int, seed: int | torch.Generator, *, kinds: Sequence[str
 
     ``split`` ("train" or "test") offsets the seed stream, so test tables never repeat training tables.
     """
-    check_positive(n=n, n_rows=n_rows, n_cols=n_cols, max_value=max_value)
+    check_examples("n", n)
+    check_positive(n_rows=n_rows, n_cols=n_cols, max_value=max_value)
     kinds = tuple(kinds) if kinds is not None else KINDS
     unknown = [k for k in kinds if k not in TEMPLATES]
     if unknown or not kinds:
