@@ -18,8 +18,8 @@ from _publish import publish
 from torch.nn import functional as F
 
 from attnmem import zoo
-from attnmem.memnet import TrainConfig, add_empty_memories, babi_data, evaluate_error, train_babi
 from attnmem.tasks import babi
+from attnmem.training.memnet import TrainConfig, add_empty_memories, babi_data, evaluate_error, train_babi
 
 PAPER_PE_LS_RN_1K = [0.0, 8.3, 40.3, 2.8, 13.1, 7.6, 17.3, 10.0, 13.2, 15.1, 0.9, 0.2, 0.4, 1.7, 0.0, 1.3, 51.0, 11.1,
                      82.8, 0.0]

@@ -10,6 +10,7 @@ from checker_testing import failed, passes_and_stubs_are_not_written
 
 from attnmem import memnet
 from attnmem.exercise_checks.memnet import hop_reference
+from attnmem.training.memnet import babi_data
 from attnmem.exercises import check
 from attnmem.tasks import babi
 
@@ -59,7 +60,7 @@ def test_other_right_answers_pass_too():
 
 def test_the_hop_reference_is_the_hop_of_the_package_model():
     vocab = babi.Vocabulary.generator()
-    batch = memnet.babi_data(2, n_questions=4, seed=5, vocab=vocab)
+    batch = babi_data(2, n_questions=4, seed=5, vocab=vocab)
     torch.manual_seed(0)
     model = memnet.MemN2N(len(vocab), dim=8, hops=1, encoding="bow", temporal=False)
     A, C = model.embeddings[0, 0], model.embeddings[0, 1]

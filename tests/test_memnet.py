@@ -7,10 +7,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.nn import functional as F
 
-from attnmem.memnet import (MemN2N, PerTaskMemN2N, TrainConfig, add_empty_memories, babi_data, evaluate_error,
-                            position_encoding, train_babi, train_memnet)
+from attnmem.memnet import MemN2N, position_encoding
 from attnmem.tasks import babi
 from attnmem.tasks.babi import BabiBatch, Vocabulary
+from attnmem.training.memnet import (PerTaskMemN2N, TrainConfig, add_empty_memories, babi_data, evaluate_error,
+                                     train_babi, train_memnet)
 
 VOCAB = Vocabulary.generator()
 

@@ -67,7 +67,9 @@ RECIPES: dict[str, str] = {
     "lstm_copy": "attnmem.ntm:LSTM_COPY_RECIPE",
     "ntm_repeat_copy": "attnmem.ntm:NTM_REPEAT_COPY_RECIPE",
     "ntm_associative_recall": "attnmem.ntm:NTM_ASSOCIATIVE_RECALL_RECIPE",
-    "memn2n_babi_1k": "attnmem.memnet:MEMN2N_BABI_RECIPE",
+    "memn2n_babi_1k": "memnet",
+    "transformer": "transformer",
+    "transformer_learned": "transformer",
 }
 
 

@@ -1,0 +1,23 @@
+"""Zoo recipe for chapter 5: one end-to-end memory network per bAbI task, trained on 1,000 questions each."""
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from attnmem.tasks.babi import TASKS
+from attnmem.training.memnet import TrainConfig, build_per_task, evaluate_per_task, train_per_task
+from attnmem.zoo import Recipe
+
+memn2n_babi_1k = Recipe(
+    name="memn2n_babi_1k",
+    summary="End-to-end memory networks, PE LS RN, 3 hops, empty memory, SGD, one per bAbI task, 1k questions "
+            "(chapter 5)",
+    chapter="05_memory_networks",
+    config={"tasks": list(TASKS), "train_questions": 1000, "train": asdict(TrainConfig())},
+    seed=0,
+    build=build_per_task,
+    train=train_per_task,
+    evaluate=evaluate_per_task,
+    tolerance={**{f"error_qa{t}": 0.08 for t in TASKS}, "mean_error": 0.02, "failed_tasks": 2.0},
+)
+
+RECIPES: dict[str, Recipe] = {memn2n_babi_1k.name: memn2n_babi_1k}
