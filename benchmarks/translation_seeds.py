@@ -23,7 +23,8 @@ import torch
 from _publish import publish
 
 from attnmem import zoo
-from attnmem.seq2seq import accuracy_by_length, train_synthetic
+from attnmem.seq2seq import accuracy_by_length
+from attnmem.training.seq2seq import train_synthetic
 
 LENGTHS = (30, 45, 60)
 DEV_SEEDS = (31337, 4242)

@@ -14,13 +14,13 @@ from attnmem.seq2seq import (
     evaluate_pairs,
     greedy_batch,
     greedy_decode,
-    main,
     score_translations,
     sequence_loss,
     translate_sentence,
 )
 from attnmem.tasks.translation import SyntheticTranslation, make_batch, sample_pairs, source_vocab, target_vocab
 from attnmem.training import fit
+from attnmem.training.translation import main
 
 SMALL = {"src_vocab": len(source_vocab()), "tgt_vocab": len(target_vocab()), "embed": 8, "hidden": 8}
 

@@ -19,18 +19,11 @@ Every decoder works one step at a time (``start``, ``step``), so teacher forcing
 decoding and beam search share one code path. Every step returns its attention weights as data; decoding returns
 them stacked as the alignment matrix (target x source). Padded source positions get exactly zero weight.
 
-Real data: with a tab-separated corpus such as Tatoeba/Anki's ``fra.txt`` on disk (nothing is downloaded),
-
-    python -m attnmem.seq2seq fra.txt --out fra.pt --max-length 10 --prefix "i am" --prefix "he is" --steps 3000
-
-trains the chapter 3 model on it, prints held-out exact match / token accuracy / BLEU, and writes the checkpoint
-with a manifest that holds both vocabularies.
+Training these models is ``attnmem.training.seq2seq``; training one on a real corpus, ``python -m
+attnmem.training.translation``.
 """
 from __future__ import annotations
 
-import argparse
-import sys
-import time
 from typing import Any, NamedTuple, Sequence
 
 import torch
@@ -63,7 +56,6 @@ __all__ = [
     "score_translations",
     "evaluate_pairs",
     "accuracy_by_length",
-    "train_synthetic",
 ]
 
 #: decoder kinds: no attention, Bahdanau's additive attention, Luong's three global score functions, and additive
@@ -570,146 +562,3 @@ def accuracy_by_length(model: Seq2Seq, lengths: Sequence[int], n: int = 100, see
     return {length: evaluate_pairs(model, sample_pairs(n, length, length, seed + length, order), task.src_vocab,
                                    task.tgt_vocab, reverse_source)
             for length in lengths}
-
-
-# --- training on the synthetic task and the zoo recipes ----------------------------------------------------------
-def train_synthetic(config: dict[str, Any], seed: int, progress: bool = True) -> tuple[Seq2Seq, dict[str, Any]]:
-    """Train ``build_model(config)`` on fresh synthetic batches (lengths ``min_length``..``max_length``).
-
-    ``config["clause_counts"]`` (default ``"natural"``) says how training sentences are drawn: ``"even"`` spreads the
-    number of clauses evenly over what each length allows, so the many-clause sentences that make up most long
-    test sentences are not rare in training (``tasks.translation.sample_clauses``). Test sentences stay natural.
-
-    The learning rate decays linearly from ``lr`` to ``lr / 10`` over the run. Every ``eval_every`` steps exact
-    match is measured on 100 held-out (natural) sentences of the training lengths (a validation set: its seed is not the
-    zoo tests with); the weights with the best score are kept. The facts returned keep that curve (step, seconds,
-    exact match), so time-to-quality can be read off the manifest.
-    """
-    from attnmem.training import fit
-
-    order, reverse = config.get("order", "reordered"), config.get("reverse_source", False)
-    task = SyntheticTranslation(config["min_length"], config["max_length"], order, reverse,
-                                config.get("clause_counts", "natural"))
-    held_out = sample_pairs(100, config["min_length"], config["max_length"], seed + 1000, order)
-    torch.manual_seed(seed)
-    model = build_model(config)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config["lr"])
-    start, steps_done = time.perf_counter(), [0]
-    curve: list[list[float]] = []
-    best: dict[str, Any] = {"exact": -1.0}
-
-    def loss_fn(model: Seq2Seq, batch: Batch) -> tuple[Tensor, dict[str, float]]:
-        for group in optimizer.param_groups:  # linear decay, set before this step's update
-            group["lr"] = config["lr"] * (1 - 0.9 * steps_done[0] / config["steps"])
-        steps_done[0] += 1
-        return sequence_loss(model, batch)
-
-    def evaluate(model: nn.Module) -> dict[str, float]:
-        exact = evaluate_pairs(model, held_out, task.src_vocab, task.tgt_vocab, reverse)["exact_match"]
-        curve.append([steps_done[0], round(time.perf_counter() - start, 1), exact])
-        if exact >= best["exact"]:
-            best.update(exact=exact, step=steps_done[0],
-                        state={k: v.detach().clone() for k, v in model.state_dict().items()})
-        return {"exact_match": exact}
-
-    history = fit(model, loss_fn, task.batches(config["batch_size"]), steps=config["steps"], optimizer=optimizer,
-                  seed=seed, progress=progress, evaluate=evaluate, eval_every=config["eval_every"],
-                  desc=f"seq2seq ({config['attention']})")
-    model.load_state_dict(best["state"])
-    return model, {"steps": history.steps, "final_loss": round(history.train[-1]["loss"], 5),
-                   "training_curve": curve, "kept_step": best["step"]}
-
-
-def evaluate_synthetic(model: Seq2Seq, config: dict[str, Any], seed: int) -> dict[str, float]:
-    """Exact match over training lengths, at the longest training length, and at 1.5x it; BLEU over the range."""
-    order, reverse = config.get("order", "reordered"), config.get("reverse_source", False)
-    task = SyntheticTranslation(order=order, reverse_source=reverse)
-    longest, n = config["max_length"], config.get("eval_n", 300)
-    pairs = sample_pairs(n, config["min_length"], longest, seed, order)
-    in_range = evaluate_pairs(model, pairs, task.src_vocab, task.tgt_vocab, reverse)
-    at = accuracy_by_length(model, [longest, int(1.5 * longest)], n, seed, order, reverse)
-    return {"exact_match": in_range["exact_match"], "bleu": in_range["bleu"],
-            f"exact_match_len{longest}": at[longest]["exact_match"],
-            f"exact_match_len{int(1.5 * longest)}": at[int(1.5 * longest)]["exact_match"]}
-
-
-def _recipe(name: str, attention: str, summary: str, chapter: str, steps: int) -> Any:
-    from attnmem.tasks.translation import source_vocab, target_vocab
-    from attnmem.zoo import Recipe
-
-    config = {"attention": attention, "src_vocab": len(source_vocab()), "tgt_vocab": len(target_vocab()),
-              "embed": 32, "hidden": 96, "bidirectional": True, "dropout": 0.2, "min_length": 3, "max_length": 30,
-              "clause_counts": "even", "init": "bahdanau", "order": "reordered", "batch_size": 64, "steps": steps,
-              "lr": 0.004, "eval_every": 200, "eval_n": 300}
-    return Recipe(name=name, summary=summary, chapter=chapter, config=config, seed=0, build=build_model,
-                  train=train_synthetic, evaluate=evaluate_synthetic,
-                  tolerance={"exact_match": 0.06, "bleu": 3.0, "exact_match_len30": 0.08, "exact_match_len45": 0.1})
-
-
-PLAIN_RECIPE = _recipe("seq2seq_plain", "none", "GRU encoder-decoder without attention, synthetic task (chapter 2)",
-                       "02_the_bottleneck", 2000)
-BAHDANAU_RECIPE = _recipe("seq2seq_bahdanau", "bahdanau",
-                          "GRU encoder-decoder with Bahdanau attention, synthetic task (chapter 3)",
-                          "03_bahdanau_attention", 2000)
-LOCATION_RECIPE = _recipe("seq2seq_location", "location",
-                          "GRU encoder-decoder with location-aware attention (Chorowski et al. 2015), synthetic task "
-                          "(chapter 3)", "03_bahdanau_attention", 2000)
-
-
-# --- command line: train on a real tab-separated corpus ------------------------------------------------------------
-def main(argv: list[str] | None = None) -> int:
-    """``python -m attnmem.seq2seq fra.txt --out model.pt``: train the chapter's model on a tab-separated corpus."""
-    from attnmem.checkpoint import save_checkpoint
-    from attnmem.tasks.translation import CorpusError, load_parallel, split_pairs
-    from attnmem.training import fit
-
-    parser = argparse.ArgumentParser(prog="python -m attnmem.seq2seq", description=main.__doc__)
-    parser.add_argument("corpus", help="tab-separated file: source<TAB>target[<TAB>attribution] per line")
-    parser.add_argument("--out", required=True, help="where to write the checkpoint (.pt; a .json manifest beside it)")
-    parser.add_argument("--attention", default="bahdanau", choices=ATTENTIONS)
-    parser.add_argument("--max-length", type=int, default=10, help="drop pairs with a side longer than this")
-    parser.add_argument("--prefix", action="append", help="keep only sources starting with this (repeatable)")
-    parser.add_argument("--swap", action="store_true", help="translate the second column into the first")
-    parser.add_argument("--steps", type=int, default=3000)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--hidden", type=int, default=128)
-    parser.add_argument("--embed", type=int, default=64)
-    parser.add_argument("--min-count", type=int, default=2, help="rarer words become <unk>")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    try:
-        corpus = load_parallel(args.corpus, max_length=args.max_length, prefixes=args.prefix, swap=args.swap,
-                               on_error="skip")
-    except CorpusError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(corpus)
-    if len(corpus.pairs) < 3:
-        print("error: fewer than 3 pairs are left after filtering; loosen --max-length or --prefix", file=sys.stderr)
-        return 2
-    split = split_pairs(corpus.pairs, seed=args.seed)
-    src_vocab = Vocab.build((p.source for p in split.train), min_count=args.min_count)
-    tgt_vocab = Vocab.build((p.target for p in split.train), min_count=args.min_count)
-    config = {"attention": args.attention, "src_vocab": len(src_vocab), "tgt_vocab": len(tgt_vocab),
-              "embed": args.embed, "hidden": args.hidden, "bidirectional": True}
-    model = build_model(config)
-    batch_size = min(args.batch_size, len(split.train))
-
-    def draw(generator: torch.Generator) -> Batch:
-        index = torch.randint(0, len(split.train), (batch_size,), generator=generator).tolist()
-        return make_batch([split.train[i] for i in index], src_vocab, tgt_vocab, unknown="unk")
-
-    history = fit(model, sequence_loss, draw, steps=args.steps, seed=args.seed, desc="seq2seq")
-    held_out = split.test or split.valid or split.train
-    metrics = evaluate_pairs(model, held_out, src_vocab, tgt_vocab, unknown="unk")
-    print(f"{history.summary()}\ntest ({len(held_out)} pairs): " +
-          ", ".join(f"{k} {v:.3f}" for k, v in metrics.items()))
-    save_checkpoint(args.out, model, {"config": config, "corpus": corpus.path, "steps": history.steps,
-                                      "metrics": metrics, "src_vocab": src_vocab.itos, "tgt_vocab": tgt_vocab.itos,
-                                      "command": "python -m attnmem.seq2seq " + " ".join(argv or sys.argv[1:])})
-    print(f"wrote {args.out}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
