@@ -1,0 +1,172 @@
+"""Training and evaluation of pointer networks (chapter 11) on sorting, convex hulls and tours.
+
+The loss is the negative log-likelihood of the target positions under the teacher-forced pointer distributions.
+The measures are those of Vinyals et al. (2015), Section 4: exact accuracy (the whole output right), the convex
+hull's area coverage, and the tour length against the optimum or a heuristic.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from attnmem.pointer import PointerNetwork, Pointed, repeated_indices
+from attnmem.tasks import geometry
+from attnmem.tasks.geometry import PointBatch
+from attnmem.training import History, fit
+
+__all__ = [
+    "TASKS",
+    "pointer_loss",
+    "build",
+    "train",
+    "decode",
+    "outputs",
+    "same_polygon",
+    "sorting_accuracy",
+    "hull_metrics",
+    "tsp_metrics",
+    "evaluate",
+]
+
+#: task name -> (generator, whether its outputs close where they began)
+TASKS: dict[str, tuple[Callable[..., PointBatch], bool]] = {
+    "sorting": (geometry.sorting_task, False),
+    "hull": (geometry.hull_task, True),
+    "tsp": (geometry.tsp_task, False),
+}
+
+
+def pointer_loss(model: PointerNetwork, batch: PointBatch) -> tuple[Tensor, dict[str, float]]:
+    """Mean -log p(target position) over the real output steps, and the fraction of steps whose most probable
+    position is the target."""
+    distributions = model(batch.points, batch.lengths, batch.targets).distributions
+    real = batch.targets >= 0
+    target = batch.targets.clamp_min(0).unsqueeze(-1)
+    picked = distributions.gather(-1, target).squeeze(-1)
+    loss = -(picked.clamp_min(1e-30).log() * real).sum() / real.sum()
+    right = (distributions.argmax(-1) == batch.targets) & real
+    return loss, {"step_accuracy": float(right.sum()) / float(real.sum())}
+
+
+def build(config: dict[str, Any]) -> PointerNetwork:
+    """A ``PointerNetwork`` for ``config["task"]`` with ``hidden`` units and ``mask_chosen`` (default True)."""
+    _, closes = TASKS[config["task"]]
+    return PointerNetwork(input_size=1 if config["task"] == "sorting" else 2, hidden=config["hidden"],
+                          mask_chosen=config.get("mask_chosen", True), closes=closes)
+
+
+def decode(model: PointerNetwork, batch: PointBatch, beam_size: int = 1, mask_chosen: bool | None = None) -> Pointed:
+    """Greedy (``beam_size`` 1) or beam decoding of a batch."""
+    if beam_size == 1:
+        return model.greedy(batch.points, batch.lengths, mask_chosen=mask_chosen)
+    return model.beam(batch.points, batch.lengths, beam_size=beam_size, mask_chosen=mask_chosen)
+
+
+def outputs(pointed: Pointed) -> list[list[int]]:
+    """The decoded positions of each example, as lists."""
+    return [row[: int(n)].tolist() for row, n in zip(pointed.indices, pointed.lengths)]
+
+
+def same_polygon(output: list[int], hull: list[int]) -> bool:
+    """Whether a closed output names exactly the hull's vertices in the hull's cyclic order (from any start)."""
+    if len(output) < 2 or output[-1] != output[0]:
+        return False
+    ring, target = output[:-1], hull[:-1] if hull[-1] == hull[0] else hull
+    if len(ring) != len(target) or target[0] not in ring:
+        return False
+    start = ring.index(target[0])
+    return ring[start:] + ring[:start] == target
+
+
+def sorting_accuracy(model: PointerNetwork, batch: PointBatch) -> float:
+    """The fraction of examples sorted exactly (greedy)."""
+    got = outputs(decode(model, batch))
+    want = [row[: int(n)].tolist() for row, n in zip(batch.targets, batch.target_lengths)]
+    return float(np.mean([g == w for g, w in zip(got, want)]))
+
+
+def hull_metrics(model: PointerNetwork, batch: PointBatch, mask_chosen: bool | None = None) -> dict[str, float]:
+    """Exact accuracy (the hull's polygon), mean area coverage (non-simple polygons cover 0), the fraction of
+    outputs that are not simple polygons, and the mean count of repeated positions (greedy)."""
+    pointed = decode(model, batch, mask_chosen=mask_chosen)
+    got = outputs(pointed)
+    exact, coverage, failed = [], [], []
+    for b, output in enumerate(got):
+        points = batch.points[b, : int(batch.lengths[b])].double().numpy()
+        hull = batch.targets[b, : int(batch.target_lengths[b])].tolist()
+        exact.append(same_polygon(output, hull))
+        covered = geometry.hull_coverage(points, output)
+        coverage.append(covered)
+        failed.append(covered == 0.0)
+    repeats = repeated_indices(pointed.indices, pointed.lengths, closes=True).float()
+    return {"accuracy": float(np.mean(exact)), "coverage": float(np.mean(coverage)),
+            "not_simple": float(np.mean(failed)), "repeats": float(repeats.mean())}
+
+
+def tsp_metrics(model: PointerNetwork, batch: PointBatch, beam_size: int = 1,
+                mask_chosen: bool | None = None) -> dict[str, float]:
+    """Mean tour length of the model's valid tours, of the targets' tours on the same examples, their ratio, and
+    the fraction of outputs that are not tours (a position repeated or missing)."""
+    pointed = decode(model, batch, beam_size=beam_size, mask_chosen=mask_chosen)
+    got = outputs(pointed)
+    mine, reference, invalid = [], [], 0
+    for b, output in enumerate(got):
+        n = int(batch.lengths[b])
+        points = batch.points[b : b + 1, :n].double().numpy()
+        if sorted(output) != list(range(n)):
+            invalid += 1
+            continue
+        mine.append(geometry.tour_lengths(points, np.array([output]))[0])
+        reference.append(geometry.tour_lengths(points, batch.targets[b : b + 1, :n].numpy())[0])
+    if not mine:
+        return {"length": float("nan"), "reference": float("nan"), "ratio": float("nan"), "invalid": 1.0}
+    return {"length": float(np.mean(mine)), "reference": float(np.mean(reference)),
+            "ratio": float(np.mean(np.array(mine) / np.array(reference))), "invalid": invalid / len(got)}
+
+
+def evaluate(model: PointerNetwork, config: dict[str, Any], seed: int) -> dict[str, float]:
+    """The recipe's measures on fresh examples of every size in ``config["test_sizes"]``."""
+    task, _ = TASKS[config["task"]]
+    count = config.get("test_count", 500)
+    metrics: dict[str, float] = {}
+    for n in config["test_sizes"]:
+        batch = task(count, n, seed=seed + n)
+        if config["task"] == "sorting":
+            metrics[f"accuracy_{n}"] = sorting_accuracy(model, batch)
+        elif config["task"] == "hull":
+            found = hull_metrics(model, batch)
+            metrics[f"accuracy_{n}"], metrics[f"coverage_{n}"] = found["accuracy"], found["coverage"]
+        else:
+            found = tsp_metrics(model, batch, beam_size=config.get("beam_size", 1))
+            metrics[f"ratio_{n}"], metrics[f"invalid_{n}"] = found["ratio"], found["invalid"]
+    return metrics
+
+
+def train(config: dict[str, Any], seed: int, progress: bool = True) -> tuple[PointerNetwork, dict[str, Any]]:
+    """Train on batches of ``config["batch_size"]`` examples with n drawn from ``config["train_sizes"]``
+    (an inclusive range) for ``config["steps"]`` steps with Adam at ``config["lr"]``, halved every
+    ``config["halve_every"]`` steps. Returns the model and the facts a zoo manifest records."""
+    torch.manual_seed(seed)
+    model = build(config)
+    task, _ = TASKS[config["task"]]
+    sizes = tuple(config["train_sizes"])
+    optimizer = torch.optim.Adam(model.parameters(), lr=config["lr"])
+    step = 0
+
+    def loss_fn(model: PointerNetwork, batch: PointBatch) -> tuple[Tensor, dict[str, float]]:
+        nonlocal step  # fit calls this once a step, before the optimizer's: set the step's learning rate here
+        for group in optimizer.param_groups:
+            group["lr"] = config["lr"] * 0.5 ** (step // config["halve_every"])
+        step += 1
+        return pointer_loss(model, batch)
+
+    start = time.process_time()
+    history: History = fit(model, loss_fn, lambda g: task(config["batch_size"], sizes, seed=g), steps=config["steps"],
+                           optimizer=optimizer, seed=seed, progress=progress, desc=f"pointer network ({config['task']})")
+    facts = {"steps": history.steps, "cpu_seconds": round(time.process_time() - start, 1),
+             "final_loss": round(sum(r["loss"] for r in history.train[-50:]) / len(history.train[-50:]), 4)}
+    return model, facts

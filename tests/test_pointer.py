@@ -1,0 +1,134 @@
+"""Tests of the pointer network: the pointer distribution against chapter 1's scores, the mask, padded batches
+against one-by-one decoding, beam search, a learning test and clear argument errors."""
+from __future__ import annotations
+
+import time
+
+import pytest
+import torch
+
+from attnmem.attention import additive_scores, masked_softmax
+from attnmem.pointer import PointerNetwork, chosen_mask, pointer_distribution, repeated_indices
+from attnmem.tasks import geometry as g
+from attnmem.training import pointer as T
+
+
+def small(closes: bool = False, mask_chosen: bool = True, input_size: int = 2) -> PointerNetwork:
+    torch.manual_seed(0)
+    return PointerNetwork(input_size=input_size, hidden=16, mask_chosen=mask_chosen, closes=closes).eval()
+
+
+def test_pointer_distribution_is_chapter_one_additive_attention() -> None:
+    model = small()
+    query, states = torch.randn(3, 16), torch.randn(3, 7, 16)
+    available = torch.rand(3, 7) > 0.3
+    available[:, 0] = True
+    score = model.pointer
+    got = pointer_distribution(query, states @ score.w_key, score.v, score.w_query, available)
+    scores = additive_scores(query.unsqueeze(1), states, score.w_query, score.w_key, score.v).squeeze(1)
+    torch.testing.assert_close(got, masked_softmax(scores, available))
+    assert (got[~available] == 0).all()
+    torch.testing.assert_close(got.sum(-1), torch.ones(3))
+
+
+def test_all_but_one_masked_gives_that_one_probability_one_and_no_nan() -> None:
+    model = small()
+    available = torch.zeros(2, 5, dtype=torch.bool)
+    available[0, 3] = available[1, 0] = True
+    query = torch.randn(2, 16, requires_grad=True)
+    got = pointer_distribution(query, torch.randn(2, 5, 16), model.pointer.v, model.pointer.w_query, available)
+    assert torch.equal(got, available.float())
+    torch.log(got.gather(1, torch.tensor([[3], [0]]))).sum().backward()
+    assert torch.isfinite(query.grad).all()
+
+
+def test_chosen_mask_masks_earlier_choices_and_keeps_the_first_for_closing_models() -> None:
+    indices = torch.tensor([[2, 0, 1, 2, -1]])
+    mask = chosen_mask(indices, 3, keep_first=False)[0]
+    assert mask.tolist() == [[False, False, False], [False, False, True], [True, False, True], [True, True, True],
+                             [True, True, True]]
+    assert not chosen_mask(indices, 3, keep_first=True)[0, :, 2].any()
+
+
+@pytest.mark.parametrize("closes", [False, True])
+def test_masked_decoding_never_repeats_and_unmasked_can(closes: bool) -> None:
+    batch = (g.hull_task if closes else g.tsp_task)(40, (4, 9), seed=1)
+    model = small(closes=closes)
+    for decoded in (model.greedy(batch.points, batch.lengths), model.beam(batch.points, batch.lengths, 3)):
+        assert (repeated_indices(decoded.indices, decoded.lengths, closes) == 0).all()
+        for row, n in enumerate(batch.lengths.tolist()):
+            steps = decoded.indices[row, : int(decoded.lengths[row])].tolist()
+            assert all(0 <= s < n for s in steps)
+            if not closes:
+                assert sorted(steps) == list(range(n))
+            elif len(steps) <= n:  # it closed before running out of steps: the last step returns to the first
+                assert steps[-1] == steps[0]
+        probabilities = decoded.distributions
+        assert torch.isfinite(probabilities).all()
+        live = decoded.indices >= 0
+        torch.testing.assert_close(probabilities.sum(-1)[live], torch.ones(int(live.sum())))
+        assert (probabilities.sum(-1)[~live] == 0).all()
+    if not closes:  # (an untrained closing model, unmasked, closes at once: it points at its first choice again)
+        unmasked = model.greedy(batch.points, batch.lengths, mask_chosen=False)
+        assert int(repeated_indices(unmasked.indices, unmasked.lengths, closes).sum()) > 0
+
+
+def test_padded_batch_equals_one_by_one() -> None:
+    batch = g.hull_task(6, (4, 12), seed=2)
+    model = small(closes=True)
+    assert len(set(batch.lengths.tolist())) > 1
+    together = model.greedy(batch.points, batch.lengths)
+    forced = model(batch.points, batch.lengths, batch.targets)
+    for row in range(6):
+        n = int(batch.lengths[row])
+        alone = model.greedy(batch.points[row : row + 1, :n], batch.lengths[row : row + 1])
+        steps = int(alone.lengths[0])
+        assert int(together.lengths[row]) == steps
+        assert torch.equal(together.indices[row, :steps], alone.indices[0, :steps])
+        torch.testing.assert_close(together.distributions[row, :steps, :n], alone.distributions[0, :steps])
+        assert (together.distributions[row, :, n:] == 0).all()
+        t = int(batch.target_lengths[row])
+        one = model(batch.points[row : row + 1, :n], batch.lengths[row : row + 1], batch.targets[row : row + 1, :t])
+        torch.testing.assert_close(forced.distributions[row, :t, :n], one.distributions[0])
+
+
+def test_beam_of_one_is_greedy_and_a_wider_beam_is_at_least_as_probable() -> None:
+    batch = g.tsp_task(10, 7, seed=3)
+    model = small()
+    greedy, one = model.greedy(batch.points, batch.lengths), model.beam(batch.points, batch.lengths, 1)
+    assert torch.equal(greedy.indices, one.indices)
+
+    def log_probability(decoded):
+        return model(batch.points, batch.lengths, decoded.indices).distributions.gather(
+            -1, decoded.indices.unsqueeze(-1)).log().sum((1, 2))
+
+    with torch.no_grad():
+        wide = model.beam(batch.points, batch.lengths, 4)
+        assert (log_probability(wide) >= log_probability(greedy) - 1e-5).all()
+
+
+def test_sorting_five_numbers_is_learned_in_seconds() -> None:
+    config = {"task": "sorting", "hidden": 64, "batch_size": 64, "lr": 3e-3, "steps": 300, "halve_every": 1000,
+              "train_sizes": (5, 5), "test_sizes": [5], "test_count": 300}
+    start = time.process_time()
+    model, _ = T.train(config, seed=0, progress=False)
+    accuracy = T.evaluate(model, config, seed=1)["accuracy_5"]
+    assert accuracy >= 0.9, accuracy  # guessing a permutation of 5 is right 1 time in 120
+    assert time.process_time() - start < 60
+
+
+def test_clear_argument_errors() -> None:
+    model = small()
+    points, lengths = torch.rand(2, 5, 2), torch.tensor([5, 3])
+    with pytest.raises(ValueError, match=r"\(batch, n, 2\)"):
+        model.greedy(torch.rand(5, 2), lengths)
+    with pytest.raises(TypeError, match="floating point"):
+        model.greedy(points.long(), lengths)
+    with pytest.raises(ValueError, match="between 1 and 5"):
+        model.greedy(points, torch.tensor([6, 3]))
+    with pytest.raises(ValueError, match="one number of points per example"):
+        model.greedy(points, torch.tensor([5]))
+    with pytest.raises(ValueError, match="past its example's length"):
+        model(points, lengths, torch.tensor([[0, 1, 2], [0, 1, 4]]))
+    with pytest.raises(ValueError, match="beam_size must be a positive int"):
+        model.beam(points, lengths, 0)
