@@ -9,7 +9,7 @@ BOOK   := $(BIN)/jupyter-book build . --toc book/_toc.yml -W -n --keep-going
 # test run has several processes (two pytest workers, their notebook kernels, the book build).
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: setup book test test-fast lab bench assignments clean
+.PHONY: setup book test test-fast lab colab retarget bench assignments clean
 
 setup: $(STAMP)
 
@@ -35,8 +35,18 @@ test: setup
 test-fast: setup
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile -p no:cacheprovider -m "not book" tests
 
+# JupyterLab with jupyterlab-myst (book extra), so exercises, solutions, citations and math render as in the book.
 lab: setup
 	$(BIN)/jupyter lab notebooks/
+
+# The Colab edition of every chapter (colab/, tracked): MyST made plain, solutions folded in <details>.
+colab: setup
+	$(BIN)/python tools/colab.py
+
+# Point the book at a fork: `make retarget URL=https://github.com/OWNER/REPO` writes the address into _config.yml and
+# every copy of it (setup cells, Colab links and editions, course notebooks). Without URL: re-sync after a version bump.
+retarget: setup
+	$(BIN)/python tools/retarget.py $(URL)
 
 # Every benchmark script writes its markdown table to benchmarks/results/ (benchmarks/_*.py are their shared helpers).
 bench: setup

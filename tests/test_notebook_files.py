@@ -1,4 +1,5 @@
-"""The notebooks as files: one setup cell everywhere, one repository address, no stored outputs, all in the toc."""
+"""The notebooks as files: one setup cell everywhere, one repository address and release, a Colab link, no stored
+outputs, all in the toc."""
 from __future__ import annotations
 
 import json
@@ -35,13 +36,28 @@ def test_there_are_chapters():
     assert "00_how_to_use.ipynb" in names and "01_attention_as_soft_lookup.ipynb" in names
 
 
+def _release() -> str:
+    return "v" + re.search(r'^version = "([^"]+)"$', (ROOT / "pyproject.toml").read_text(), re.M).group(1)
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_setup_cell_is_shared_and_names_the_configured_repository(path):
+def test_setup_cell_is_shared_and_installs_the_configured_repository_at_the_release(path):
     reference = "".join(_cells(ROOT / "notebooks" / "01_attention_as_soft_lookup.ipynb")[1]["source"])
     code_cells = [c for c in _cells(path) if c["cell_type"] == "code"]
     assert "".join(code_cells[0]["source"]) == reference, f"{path.name}: the first code cell must be the setup cell"
-    match = re.search(r'REPOSITORY = "([^"]+)"', reference)
-    assert match and match.group(1) == _config_repository()
+    match = re.search(r'REPOSITORY = "([^"]+)"\nRELEASE = "([^"]+)"\n', reference)
+    assert match, "the setup cell must set REPOSITORY and RELEASE (the git tag it installs)"
+    assert match.group(1) == _config_repository(), "run `make retarget` to write _config.yml's address everywhere"
+    assert match.group(2) == _release(), f"the setup cell installs {match.group(2)}, the package is {_release()}"
+    assert 'f"git+{REPOSITORY}@{RELEASE}"' in reference
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_first_cell_links_to_the_colab_edition_at_the_release(path):
+    owner_repo = _config_repository().removeprefix("https://github.com/")
+    link = f"https://colab.research.google.com/github/{owner_repo}/blob/{_release()}/colab/{path.name}"
+    first = "".join(_cells(path)[0]["source"])
+    assert f"[Open in Colab]({link})" in first, f"{path.name}: its first cell must link to {link}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

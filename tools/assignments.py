@@ -37,6 +37,9 @@ import yaml
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_raw_cell
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+from retarget import address  # noqa: E402  (tools/ is not a package)
+
 FENCE = re.compile(r"^(?P<fence>`{3,}|:{3,})\{(?P<kind>exercise|solution)\}\s*(?P<argument>.*?)\s*$")
 CHECK_CALL = re.compile(
     r"""^check\(\s*["'](?P<label>ex-\d+-[\w-]+)["']\s*,\s*(?P<function>\w+)\s*\)\s*$""", re.M
@@ -287,7 +290,7 @@ def build(chapter: Chapter, out: Path, repository: str, validate: bool = False) 
     master_dir.mkdir(parents=True)
     master = master_dir / f"{chapter.name}.ipynb"
     nbformat.write(master_notebook(chapter, repository), master)
-    (master_dir / "requirements.txt").write_text(f"attnmem @ git+{repository}\n")
+    (master_dir / "requirements.txt").write_text(f"{address(ROOT).requirement}\n")  # the book's release tag
     from otter.assign import main as otter_assign  # slow to import, and only this step needs it
 
     try:
