@@ -57,7 +57,7 @@ def test_errors():
         pooling.nadaraya_watson(torch.zeros(2), torch.zeros(3), torch.zeros(2))
     with pytest.raises(ValueError, match="x_query is empty"):
         pooling.nadaraya_watson(torch.zeros(0), torch.zeros(3), torch.zeros(3))
-    with pytest.raises(ValueError, match="n must be at least 1"):
+    with pytest.raises(ValueError, match="n must be a positive int"):
         sample_regression(0, seed=0)
     with pytest.raises(ValueError, match="noise must be non-negative"):
         sample_regression(3, seed=0, noise=-1)

@@ -7,20 +7,16 @@ Making w a learned parameter turns the classic estimator into the smallest train
 """
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import Tensor, nn
 
 from attnmem.attention import Attended, attend
-from attnmem.tasks.regression import sample_regression
 
 __all__ = [
     "gaussian_kernel_scores",
     "nadaraya_watson",
     "leave_one_out_mask",
     "KernelRegression",
-    "KERNEL_REGRESSION_RECIPE",
 ]
 
 
@@ -76,53 +72,3 @@ class KernelRegression(nn.Module):
 
     def forward(self, x_query: Tensor, x_train: Tensor, y_train: Tensor, mask: Tensor | None = None) -> Attended:
         return nadaraya_watson(x_query, x_train, y_train, self.log_bandwidth.exp(), mask)
-
-
-def train_kernel_regression(config: dict[str, Any], seed: int, progress: bool = True) -> tuple[nn.Module, dict]:
-    """Fit the bandwidth by leave-one-out squared error on one noisy sample."""
-    from attnmem.training import fit
-
-    data = sample_regression(config["n_train"], seed, noise=config["noise"])
-    model = KernelRegression(config["initial_bandwidth"])
-    mask = leave_one_out_mask(len(data.x))
-
-    def loss_fn(model: nn.Module, batch: Any) -> Tensor:
-        prediction = model(data.x, data.x, data.y, mask).context
-        return ((prediction - data.y) ** 2).mean()
-
-    history = fit(model, loss_fn, [None], steps=config["steps"], lr=config["lr"], seed=seed, progress=progress,
-                  desc="kernel regression")
-    return model, {"steps": history.steps, "final_loss": history.train[-1]["loss"]}
-
-
-def evaluate_kernel_regression(model: nn.Module, config: dict[str, Any], seed: int) -> dict[str, float]:
-    """Mean squared error against the noiseless function, at 200 grid points, from a fresh noisy sample."""
-    from attnmem.tasks.regression import true_function
-
-    data = sample_regression(config["n_train"], seed, noise=config["noise"])
-    grid = torch.linspace(0, 5, 200)
-    estimate = model(grid, data.x, data.y).context
-    return {"mse_vs_truth": float(((estimate - true_function(grid)) ** 2).mean()), "bandwidth": model.bandwidth}
-
-
-def _build(config: dict[str, Any]) -> nn.Module:
-    return KernelRegression(config["initial_bandwidth"])
-
-
-def _recipe() -> Any:
-    from attnmem.zoo import Recipe
-
-    return Recipe(
-        name="kernel_regression",
-        summary="Nadaraya–Watson attention pooling with a learned bandwidth (chapter 1)",
-        chapter="01_attention_as_soft_lookup",
-        config={"n_train": 100, "noise": 0.5, "initial_bandwidth": 2.0, "steps": 150, "lr": 0.05},
-        seed=1,
-        build=_build,
-        train=train_kernel_regression,
-        evaluate=evaluate_kernel_regression,
-        tolerance={"mse_vs_truth": 0.15, "bandwidth": 1e-6},
-    )
-
-
-KERNEL_REGRESSION_RECIPE = _recipe()

@@ -54,7 +54,7 @@ ZOO_DIR = Path(__file__).resolve().parent
 #: name -> where its Recipe lives: a family, meaning ``attnmem.zoo.recipes.<family>.RECIPES[name]``, or (for
 #: recipes not yet moved there) "module:attribute". Imported lazily, so listing the zoo stays fast.
 RECIPES: dict[str, str] = {
-    "kernel_regression": "attnmem.pooling:KERNEL_REGRESSION_RECIPE",
+    "kernel_regression": "pooling",
     "programmer_arithmetic": "programmer",
     "programmer_tables": "programmer",
     "act_parity": "act",
@@ -70,6 +70,9 @@ RECIPES: dict[str, str] = {
     "memn2n_babi_1k": "memnet",
     "transformer": "transformer",
     "transformer_learned": "transformer",
+    "pointer_hull": "pointer",
+    "pointer_hull_unmasked": "pointer",
+    "pointer_tsp": "pointer",
 }
 
 
