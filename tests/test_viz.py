@@ -21,6 +21,7 @@ from attnmem.viz import (  # noqa: E402
     matrix_panel,
     static_html,
     text_panel,
+    tokens_panel,
 )
 from attnmem.viz.pooling import KernelRegressionExplorer  # noqa: E402
 
@@ -99,3 +100,91 @@ def test_explorer_rejects_bad_input():
         KernelRegressionExplorer(data.x, data.y, {})
     with pytest.raises(ValueError, match="x_train must be a 1-D tensor"):
         KernelRegressionExplorer(data.x.reshape(5, 1), data.y, {"w": 1.0})
+
+
+# --- the translation and NTM explorers: first errors, new panels, labels that match the data ------------------------
+def test_first_error_finds_the_first_word_that_leaves_the_reference():
+    from attnmem.viz.translation import first_error
+
+    reference = ["a", "b", "c", "<eos>"]
+    assert first_error(reference, reference) is None
+    assert first_error(["a", "x", "c", "<eos>"], reference) == 1
+    assert first_error(["a", "b", "<eos>"], reference) == 2  # stopped early: wrong at its <eos>
+    assert first_error(["a", "b", "c", "d", "<eos>"], reference) == 3  # ran on: wrong where the reference ends
+
+
+def test_tokens_panel_marks_and_value_axis_are_checked():
+    assert tokens_panel(["a", "b"], first_wrong=1)["first_wrong"] == 1
+    with pytest.raises(ValueError, match="first_wrong=2 is outside the 2 tokens"):
+        tokens_panel(["a", "b"], first_wrong=2)
+    example = alignment_example("x", ["a", "b"], ["c"], torch.ones(2, 1), marks={1: "the first wrong word"})
+    assert example["marks"] == {"1": "the first wrong word"}
+    with pytest.raises(ValueError, match=r"marked rows \[5\] are outside the 2 rows"):
+        alignment_example("x", ["a", "b"], ["c"], torch.ones(2, 1), marks={5: "?"})
+    panel = bars_panel([1.0, 2.0], value_label="steps", label_title="entries")
+    assert panel["value_label"] == "steps" and panel["label_title"] == "entries"
+
+
+def _small_translation_model(attention: str, seed: int = 0):
+    from attnmem.seq2seq import build_model
+    from attnmem.tasks.translation import source_vocab, target_vocab
+
+    torch.manual_seed(seed)
+    return build_model({"attention": attention, "src_vocab": len(source_vocab()), "tgt_vocab": len(target_vocab()),
+                        "embed": 8, "hidden": 12, "bidirectional": True}).eval()
+
+
+def test_bottleneck_explorer_steps_through_lengths_with_first_errors():
+    from attnmem.tasks.translation import source_vocab, target_vocab
+    from attnmem.viz.translation import BottleneckExplorer, first_error
+
+    models = {"plain": _small_translation_model("none"), "attention": _small_translation_model("bahdanau")}
+    explorer = BottleneckExplorer(models, source_vocab(), target_vocab(), lengths=[4, 8], per_length=3)
+    spec = explorer.view_spec()
+    frames = spec["examples"][0]["frames"]
+    assert [f["name"] for f in frames] == ["sentences of 4 words", "sentences of 8 words"]
+    for length, shown in zip([4, 8], frames):
+        pair = explorer.results[length]["pairs"][0]
+        translations = [p for p in shown["panels"] if p["type"] == "tokens"][2:]
+        for name, panel in zip(models, translations):
+            words = explorer.results[length]["translations"][name][0]
+            assert panel["tokens"] == words and panel.get("first_wrong") == first_error(words, pair.target + ["<eos>"])
+        bars = [p for p in shown["panels"] if p["type"] == "bars"]
+        assert len(bars) == 2 and all(0 <= v <= 1 for p in bars for v in p["values"])
+    assert explorer.to_png()[:4] == b"\x89PNG"
+    with pytest.raises(ValueError, match="at least 3"):
+        BottleneckExplorer(models, source_vocab(), target_vocab(), lengths=[2])
+
+
+def test_score_functions_explorer_measures_exact_match_and_marks_wrong_words():
+    from attnmem.seq2seq import evaluate_pairs
+    from attnmem.tasks.translation import sample_pairs, source_vocab, target_vocab
+    from attnmem.viz.translation import ScoreFunctionsExplorer
+
+    models = {"dot": _small_translation_model("dot"), "general": _small_translation_model("general")}
+    held_out = sample_pairs(6, 3, 6, seed=1)
+    explorer = ScoreFunctionsExplorer(models, source_vocab(), target_vocab(), ["the dog runs"], held_out)
+    for name, model in models.items():
+        assert explorer.exact_match[name] == evaluate_pairs(model, held_out, source_vocab(), target_vocab())["exact_match"]
+    examples = explorer.view_spec()["examples"]
+    assert [e["name"] for e in examples] == ["dot: the dog runs", "general: the dog runs"]
+    for example in examples:  # an untrained model translates wrongly: its first wrong word is marked
+        wrong = re.search(r"wrong from target word (\d+)", example["note"])
+        assert wrong and example["marks"] == {str(int(wrong.group(1)) - 1): "the first wrong word"}
+    with pytest.raises(ValueError, match="no attention"):
+        ScoreFunctionsExplorer({"none": _small_translation_model("none")}, source_vocab(), target_vocab(),
+                               ["the dog runs"], held_out)
+
+
+def test_head_weights_explorer_labels_rows_by_the_locations_its_peaks_name():
+    from attnmem.ntm import NTM
+    from attnmem.viz.ntm import HeadWeightsExplorer
+
+    torch.manual_seed(0)
+    explorer = HeadWeightsExplorer(NTM(9, 8, memory_size=16, memory_width=6, controller_size=16), lengths=(4,),
+                                   figure_length=5)
+    run = explorer.runs[4]
+    assert run["write"].shape[0] == 16  # every location, so run["write"].argmax(0) names locations
+    last = explorer.view_spec()["examples"][0]["frames"][-1]["panels"][0]
+    for label, row in zip(last["row_labels"], last["values"]):  # the row labelled L shows location L's weights
+        torch.testing.assert_close(torch.tensor(row), run["write"][int(label)], atol=1e-3, rtol=0)

@@ -9,6 +9,7 @@ from attnmem.viz.explorer import (
     matrix_panel,
     static_html,
     text_panel,
+    tokens_panel,
 )
 from attnmem.viz.plots import heatmap
 
@@ -23,4 +24,5 @@ __all__ = [
     "matrix_panel",
     "static_html",
     "text_panel",
+    "tokens_panel",
 ]

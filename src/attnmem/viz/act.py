@@ -78,7 +78,8 @@ class PonderExplorer(Explorer):
             spent = float(p[:n].sum())
             note = "the remainder R" if n == steps else f"h = {float(p[n - 1]):.3f}"
             frames.append(frame(f"step {n}", [
-                bars_panel(shown, title="halting probability p^n", labels=labels, max_value=1.0, highlight=[n - 1]),
+                bars_panel(shown, title="halting probability p^n", labels=labels, max_value=1.0, highlight=[n - 1],
+                           label_title="ponder step n"),
                 bars_panel([spent, 1.0 - spent], title="budget of one", labels=["spent", "left"], max_value=1.0),
             ], text=f"step {n} of {steps}: {note}; spent {spent:.3f} of 1. " + self._describe(text, result, target)))
         return frames
@@ -88,7 +89,8 @@ class PonderExplorer(Explorer):
         labels = [str(k) for k in range(1, self.length + 1)]
         examples.append({"name": "all inputs: steps vs non-zero entries", "frames": [frame("mean steps", [
             bars_panel(torch.nan_to_num(self.by_nonzeros), title="mean ponder steps N by number of non-zero entries",
-                       labels=labels, wide=True),
+                       labels=labels, wide=True, value_label="mean steps N",
+                       label_title="non-zero entries in the input"),
             text_panel("Harder inputs (more non-zero entries) get more ponder steps if the bars rise to the right.",
                        title="reading it"),
         ])]})

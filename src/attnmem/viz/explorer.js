@@ -3,7 +3,7 @@
  * Two kinds of view:
  *   "alignment": rows x columns of weights; hover (or tap) a row token to light up the column tokens it attends to.
  *   "frames":    a sequence of frames (time steps, hops, preset settings), each a set of panels (bars, matrix,
- *                text), moved through with a slider, step buttons and play.
+ *                text, tokens), moved through with a slider, step buttons and play.
  * Every explorer root gets data-ready="1" when drawn, and data-state describing what is shown, so tests and
  * readers can see it react. */
 (function () {
@@ -40,13 +40,36 @@
     if (spec.caption) el("div", "am-caption", root, spec.caption);
   }
 
+  /* Size a grid's cells to the width its container has: square cells between 6 and 16 px, column labels that
+   * shrink with them. A grid that still does not fit (a phone) scrolls inside its own window, never the page. */
+  function fitGrid(grid, columns) {
+    var box = grid.parentNode;
+    var labelWidth = 0;
+    Array.prototype.forEach.call(grid.querySelectorAll("th.am-gr"), function (th) { labelWidth = Math.max(labelWidth, th.offsetWidth); });
+    if (!box.clientWidth) return;  // not laid out (a closed dropdown): keep the default size
+    var free = box.clientWidth - labelWidth - 4;
+    var size = Math.max(6, Math.min(16, Math.floor(free / Math.max(1, columns)) - 1));
+    Array.prototype.forEach.call(grid.querySelectorAll("td.am-cell"), function (td) {
+      td.style.width = size + "px"; td.style.height = size + "px";
+    });
+    Array.prototype.forEach.call(grid.querySelectorAll("th.am-gh"), function (th) {
+      th.style.width = size + "px"; th.style.maxWidth = (size + 1) + "px";
+      th.style.fontSize = Math.max(6, Math.min(11, size - 2)) + "px";
+    });
+  }
+  var resizers = [];
+  window.addEventListener("resize", function () { resizers.forEach(function (f) { f(); }); });
+
   /* ---------- alignment ---------- */
   function alignment(root, spec) {
     var body;
     header(root, spec, spec.examples.map(function (e) { return e.name; }), function (i) { draw(i); });
     body = el("div", "am-body", root);
+    var fit = function () {};
+    resizers.push(function () { fit(); });
     function draw(index) {
       var ex = spec.examples[index];
+      var marks = ex.marks || {};
       body.innerHTML = "";
       var top = maxOf(ex.weights);
       if (ex.note) el("div", "am-note", body, ex.note);
@@ -58,16 +81,21 @@
       var rowLine = el("div", "am-line", body);
       el("span", "am-line-label", rowLine, ex.row_label || spec.row_label || "queries");
       var rowTokens = ex.rows.map(function (tok, i) {
-        var t = el("span", "am-token am-row am-hover", rowLine, tok); t.dataset.index = i; t.tabIndex = 0; return t;
+        var t = el("span", "am-token am-row am-hover" + (marks[i] ? " am-wrong" : ""), rowLine, tok);
+        t.dataset.index = i; t.tabIndex = 0;
+        if (marks[i]) t.title = marks[i];
+        return t;
       });
-      var readout = el("div", "am-readout", body, spec.hint || "Hover over (or tap) a row token to see its weights.");
-      var grid = el("table", "am-grid", body);
+      var hint = spec.hint || "Hover over (or tap) a row token to see its weights.";
+      var readout = el("div", "am-readout", body, hint);
+      var scroll = el("div", "am-scroll", body);
+      var grid = el("table", "am-grid", scroll);
       var headRow = el("tr", null, grid);
       el("th", null, headRow, "");
       ex.cols.forEach(function (tok) { el("th", "am-gh", headRow, tok); });
       var cells = ex.rows.map(function (tok, i) {
         var tr = el("tr", null, grid);
-        var th = el("th", "am-gr am-hover", tr, tok); th.dataset.index = i;
+        var th = el("th", "am-gr am-hover" + (marks[i] ? " am-wrong" : ""), tr, tok); th.dataset.index = i;
         th.addEventListener("mouseenter", function () { select(i); });
         return ex.weights[i].map(function (w) {
           var td = el("td", "am-cell", tr);
@@ -76,18 +104,32 @@
           return td;
         });
       });
-      function select(i) {
+      function describe(i) {
         var weights = ex.weights[i], best = 0;
+        weights.forEach(function (w, j) { if (w > weights[best]) best = j; });
+        return [best, (ex.row_label || spec.row_label || "row") + " \u201c" + ex.rows[i] + "\u201d puts " +
+          (100 * weights[best]).toFixed(0) + "% of its weight on \u201c" + ex.cols[best] + "\u201d" +
+          (ex.row_notes && ex.row_notes[i] ? " \u2014 " + ex.row_notes[i] : "") + (marks[i] ? " \u2014 " + marks[i] : "")];
+      }
+      /* The read-out keeps the height of its longest text, so the grid below never moves under the pointer. */
+      function holdReadoutHeight() {
+        readout.style.minHeight = "";
+        var tallest = 0, shown = readout.textContent;
+        [hint].concat(ex.rows.map(function (_, i) { return describe(i)[1]; })).forEach(function (text) {
+          readout.textContent = text; tallest = Math.max(tallest, readout.offsetHeight);
+        });
+        readout.textContent = shown;
+        readout.style.minHeight = tallest + "px";
+      }
+      function select(i) {
+        var weights = ex.weights[i], found = describe(i);
         colTokens.forEach(function (t, j) {
           t.style.background = shade(weights[j] / top); t.style.color = ink(weights[j] / top);
           t.title = fmt(weights[j]);
-          if (weights[j] > weights[best]) best = j;
         });
         rowTokens.forEach(function (t, k) { t.classList.toggle("am-active", k === i); });
         cells.forEach(function (row, k) { row.forEach(function (td) { td.classList.toggle("am-active-row", k === i); }); });
-        readout.textContent = (ex.row_label || spec.row_label || "row") + " \u201c" + ex.rows[i] + "\u201d puts " +
-          (100 * weights[best]).toFixed(0) + "% of its weight on \u201c" + ex.cols[best] + "\u201d" +
-          (ex.row_notes && ex.row_notes[i] ? " \u2014 " + ex.row_notes[i] : "");
+        readout.textContent = found[1];
         root.dataset.state = index + ":" + i;
       }
       rowTokens.forEach(function (t, i) {
@@ -95,6 +137,8 @@
         t.addEventListener("focus", function () { select(i); });
         t.addEventListener("click", function () { select(i); });
       });
+      fit = function () { fitGrid(grid, ex.cols.length); holdReadoutHeight(); };
+      fit();
       root.dataset.state = index + ":none";
     }
     draw(0);
@@ -118,7 +162,12 @@
       });
       return;
     }
-    var box = el("div", "am-vbars" + (signed ? " am-signed" : ""), parent);
+    var chart = el("div", "am-vchart", parent);
+    if (panel.value_label) el("div", "am-vaxis-title", chart, panel.value_label);
+    var axis = el("div", "am-yaxis", chart);
+    (signed ? [top, 0, -top] : [top, top / 2, 0]).forEach(function (v) { el("span", null, axis, fmt(v)); });
+    var plot = el("div", "am-vplot", chart);
+    var box = el("div", "am-vbars" + (signed ? " am-signed" : ""), plot);
     values.forEach(function (v, i) {
       var col = el("div", "am-vbar" + (highlight[i] ? " am-marked" : ""), box);
       col.title = (panel.labels ? panel.labels[i] + ": " : "#" + i + ": ") + fmt(v);
@@ -129,13 +178,14 @@
       fill.style.background = v < 0 ? "hsl(12, 70%, 55%)" : "hsl(212, 70%, 50%)";
     });
     if (panel.labels && panel.labels.length <= 40) {
-      var labels = el("div", "am-vbar-labels", parent);
+      var labels = el("div", "am-vbar-labels", plot);
       panel.labels.forEach(function (l) { el("span", null, labels, l); });
     }
+    if (panel.label_title) el("div", "am-xaxis-title", plot, panel.label_title);
   }
   function matrix(panel, parent) {
     var top = panel.max || maxOf(panel.values);
-    var grid = el("table", "am-grid am-matrix", parent);
+    var grid = el("table", "am-grid am-matrix", el("div", "am-scroll", parent));
     if (panel.col_labels) {
       var hr = el("tr", null, grid); el("th", null, hr, "");
       panel.col_labels.forEach(function (l, j) { el("th", "am-gh" + (j === panel.highlight_col ? " am-cursor" : ""), hr, l); });
@@ -147,6 +197,15 @@
         var td = el("td", "am-cell" + (j === panel.highlight_col ? " am-cursor" : ""), tr);
         td.style.background = v < 0 ? shade(-v / top, 12) : shade(v / top); td.title = fmt(v);
       });
+    });
+    fitGrid(grid, panel.values[0].length);
+  }
+  function tokens(panel, parent) {
+    var line = el("div", "am-line am-tokens", parent), wrong = panel.first_wrong;
+    panel.tokens.forEach(function (tok, i) {
+      var cls = "am-token" + (wrong === undefined ? " am-right" : i < wrong ? " am-right" : " am-after");
+      var t = el("span", cls + (i === wrong ? " am-wrong" : ""), line, tok);
+      if (i === wrong) t.title = "the first wrong word";
     });
   }
   function frames(root, spec) {
@@ -175,6 +234,7 @@
         if (panel.title) el("div", "am-panel-title", box, panel.title);
         if (panel.type === "matrix") matrix(panel, box);
         else if (panel.type === "text") el("div", "am-panel-text", box, panel.text);
+        else if (panel.type === "tokens") tokens(panel, box);
         else bars(panel, box);
       });
       root.dataset.state = example + ":" + current;

@@ -14,7 +14,7 @@ View specs come in two kinds (build them with ``alignment_view`` and ``frames_vi
 - ``alignment``: examples of a rows x columns weight matrix with row and column tokens; hovering a row token lights
   up the columns by weight (a target word and its source words, a query and its keys);
 - ``frames``: examples made of frames (time steps, hops, presets) each holding panels — ``bars_panel``,
-  ``matrix_panel``, ``text_panel`` — stepped through with a slider.
+  ``matrix_panel``, ``text_panel``, ``tokens_panel`` — stepped through with a slider.
 """
 from __future__ import annotations
 
@@ -40,6 +40,7 @@ __all__ = [
     "bars_panel",
     "matrix_panel",
     "text_panel",
+    "tokens_panel",
     "static_html",
 ]
 
@@ -69,8 +70,12 @@ def alignment_example(
     row_label: str | None = None,
     col_label: str | None = None,
     row_notes: Sequence[str] | None = None,
+    marks: dict[int, str] | None = None,
 ) -> dict:
-    """One example of an alignment view: ``weights[i, j]`` is how much row token ``i`` attends to column ``j``."""
+    """One example of an alignment view: ``weights[i, j]`` is how much row token ``i`` attends to column ``j``.
+
+    ``marks`` maps a row index to a short reason the row is marked (outlined in red), e.g. the first wrong word.
+    """
     matrix = as_matrix(weights, f"weights of example {name!r}")
     if matrix.shape != (len(rows), len(cols)):
         raise ValueError(
@@ -86,6 +91,11 @@ def alignment_example(
         if len(row_notes) != len(rows):
             raise ValueError(f"example {name!r}: {len(row_notes)} row notes for {len(rows)} rows")
         example["row_notes"] = [str(n) for n in row_notes]
+    if marks:
+        outside = [i for i in marks if not 0 <= i < len(rows)]
+        if outside:
+            raise ValueError(f"example {name!r}: marked rows {outside} are outside the {len(rows)} rows")
+        example["marks"] = {str(int(i)): str(reason) for i, reason in marks.items()}
     return example
 
 
@@ -103,8 +113,12 @@ def alignment_view(examples: Sequence[dict], *, title: str = "", caption: str = 
 
 def bars_panel(values: Any, *, title: str = "", labels: Sequence[str] | None = None,
                highlight: Sequence[int] = (), horizontal: bool = False, max_value: float | None = None,
-               wide: bool = False) -> dict:
-    """A bar chart panel: a weighting over memory locations (vertical) or over sentences (horizontal, labelled)."""
+               wide: bool = False, value_label: str = "", label_title: str = "") -> dict:
+    """A bar chart panel: a weighting over memory locations (vertical) or over sentences (horizontal, labelled).
+
+    Vertical bars get a value axis (0 to the top value); ``value_label`` names it and ``label_title`` names the
+    bars' labels (the horizontal axis).
+    """
     numbers = _numbers(values, f"values of panel {title!r}")
     if not isinstance(numbers, list) or (numbers and isinstance(numbers[0], list)):
         raise ValueError(f"panel {title!r}: bars need a 1-D sequence of values")
@@ -119,6 +133,9 @@ def bars_panel(values: Any, *, title: str = "", labels: Sequence[str] | None = N
         panel["max"] = float(max_value)
     if wide:
         panel["wide"] = True
+    for key, value in (("value_label", value_label), ("label_title", label_title)):
+        if value:
+            panel[key] = str(value)
     return panel
 
 
@@ -136,6 +153,18 @@ def matrix_panel(values: Any, *, title: str = "", row_labels: Sequence[str] | No
         panel["highlight_col"] = int(highlight_col)
     if max_value is not None:
         panel["max"] = float(max_value)
+    return panel
+
+
+def tokens_panel(tokens: Sequence[str], *, title: str = "", first_wrong: int | None = None,
+                 wide: bool = True) -> dict:
+    """A panel of word tokens (a translation); from ``first_wrong`` on they are shaded, and that one is outlined."""
+    words = [str(t) for t in tokens]
+    if first_wrong is not None and not 0 <= first_wrong < len(words):
+        raise ValueError(f"panel {title!r}: first_wrong={first_wrong} is outside the {len(words)} tokens")
+    panel: dict[str, Any] = {"type": "tokens", "title": title, "tokens": words, "wide": wide}
+    if first_wrong is not None:
+        panel["first_wrong"] = int(first_wrong)
     return panel
 
 

@@ -171,10 +171,11 @@ class AddressingExplorer(Explorer):
 class HeadWeightsExplorer(Explorer):
     """Where a trained NTM writes and reads at every step of copying sequences of the given ``lengths``.
 
-    The model runs once per length on a copy input (seeded); its ``NTMOutput`` gives the weightings. The static
-    view shows, per step, the write and read weightings so far (locations x time, the current step marked) and
-    the bits going in and coming out; only the locations the heads focus on are kept. ``figure()`` shows one copy of
-    ``figure_length``.
+    The model runs once per length on a copy input (seeded); its ``NTMOutput`` gives the weightings. Each run keeps
+    the full weightings (``run["write"]``, ``run["read"]``: locations x steps, so their ``argmax(0)`` are locations)
+    and ``run["locations"]``, the locations the heads focus on: the only rows the views show, labelled by location.
+    The static view shows, per step, the write and read weightings so far (the current step marked) and the bits
+    going in and coming out. ``figure()`` shows one copy of ``figure_length``.
     """
 
     title = "NTM copy: write and read weightings over time"
@@ -201,11 +202,11 @@ class HeadWeightsExplorer(Explorer):
         with torch.no_grad():
             out = self.model(batch.inputs, memory_size=max(self.model.memory_size, 2 * length + 2))
         write, read = out.write_weights[0, :, 0].T, out.read_weights[0, :, 0].T  # (N, T)
-        # keep the locations the heads focus on while they work: writing the input, reading it back
+        # the locations the heads focus on while they work (writing the input, reading it back): what the views show
         keep = torch.cat([write[:, : length + 1].argmax(0), read[:, length + 1 :].argmax(0)]).unique()
         return {"inputs": batch.inputs[0, :, : self.width], "delimiter": batch.inputs[0, :, self.width],
                 "targets": batch.targets[0], "outputs": torch.sigmoid(out.logits[0]), "mask": batch.mask[0],
-                "write": write[keep], "read": read[keep], "locations": keep}
+                "write": write, "read": read, "locations": keep}
 
     @staticmethod
     def _bits(values: Tensor) -> str:
@@ -228,13 +229,14 @@ class HeadWeightsExplorer(Explorer):
     def view_spec(self) -> dict:
         examples = []
         for length, run in self.runs.items():
-            steps = run["write"].shape[1]
+            write, read = run["write"][run["locations"]], run["read"][run["locations"]]
+            steps = write.shape[1]
             rows = [str(i) for i in run["locations"].tolist()]
             cols = [str(t) for t in range(steps)]
             frames = []
             for t in range(steps):
-                so_far = torch.zeros_like(run["write"]), torch.zeros_like(run["read"])
-                so_far[0][:, : t + 1], so_far[1][:, : t + 1] = run["write"][:, : t + 1], run["read"][:, : t + 1]
+                so_far = torch.zeros_like(write), torch.zeros_like(read)
+                so_far[0][:, : t + 1], so_far[1][:, : t + 1] = write[:, : t + 1], read[:, : t + 1]
                 frames.append(frame(f"step {t}", [
                     matrix_panel(so_far[0], title="write weighting (location x step)", row_labels=rows,
                                  col_labels=cols, highlight_col=t, max_value=1.0),
@@ -256,9 +258,11 @@ class HeadWeightsExplorer(Explorer):
                 ylabel="bit", colorbar=False)
         heatmap((run["outputs"] * run["mask"].unsqueeze(-1)).T, ax=axes[0, 1], title="outputs (probabilities)",
                 xlabel="step", ylabel="bit", colorbar=False)
-        heatmap(run["write"], ax=axes[1, 0], title="write weighting", xlabel="step", ylabel="location",
-                colorbar=False)
-        heatmap(run["read"], ax=axes[1, 1], title="read weighting", xlabel="step", ylabel="location", colorbar=False)
+        locations = run["locations"]
+        labels = [str(i) if k % max(1, len(locations) // 10) == 0 else "" for k, i in enumerate(locations.tolist())]
+        for ax, name in zip(axes[1], ("write", "read")):
+            heatmap(run[name][locations], y_labels=labels, ax=ax, title=f"{name} weighting", xlabel="step",
+                    ylabel="location", colorbar=False)
         fig.tight_layout()
         return fig
 
@@ -277,7 +281,7 @@ class HeadWeightsExplorer(Explorer):
         step = min(step, run["write"].shape[1] - 1)
         fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))
         for ax, name in zip(axes, ("write", "read")):
-            shown = run[name].clone()
+            shown = run[name][run["locations"]].clone()
             shown[:, step + 1 :] = 0
             heatmap(shown, ax=ax, title=f"{name} weighting", xlabel="step", ylabel="location", colorbar=False,
                     vmax=1.0)
