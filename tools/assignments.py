@@ -313,6 +313,11 @@ def publish(chapter: Chapter, target: Path, course: Path) -> Path:
     return path
 
 
+def _as_text(check: str) -> str:
+    """A checker's description for MyST: tokens such as <pad> and <eos> as code, not as HTML tags."""
+    return re.sub(r"(<[a-z]+>)", r"`\1`", check)
+
+
 def listing(chapters: list[Chapter], repository: str, colab: str) -> str:
     """The exercise table the instructor page includes: kind, points, what each checker tests, Colab links."""
     from attnmem.exercises import EXERCISES
@@ -337,7 +342,7 @@ def listing(chapters: list[Chapter], repository: str, colab: str) -> str:
                 entry = EXERCISES[exercise.label]
                 lines.append(
                     f"| {name} | coding, autograded: `{exercise.function}` | {entry.points} | "
-                    + "; ".join(entry.checks)
+                    + "; ".join(_as_text(check) for check in entry.checks)
                     + " |"
                 )
             else:
