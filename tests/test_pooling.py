@@ -59,5 +59,5 @@ def test_errors():
         pooling.nadaraya_watson(torch.zeros(0), torch.zeros(3), torch.zeros(3))
     with pytest.raises(ValueError, match="n must be a positive int"):
         sample_regression(0, seed=0)
-    with pytest.raises(ValueError, match="noise must be non-negative"):
+    with pytest.raises(ValueError, match="noise must be a finite non-negative number"):
         sample_regression(3, seed=0, noise=-1)
