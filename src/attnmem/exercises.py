@@ -190,6 +190,15 @@ def check(label: str, fn: Callable[..., Any], *, time_limit: float = sandbox.TIM
         if problem.kind == "not written":
             return CheckResult(label, name, "not written", f"{name} is not written yet: {problem}")
         return _failed(label, name, str(problem), submission)
+    except Exception as error:  # the checker tripped over an unexpected result: say what it got, not where
+        returned = submission.last_type or "nothing usable"
+        return _failed(
+            label,
+            name,
+            f"the checker could not use what {name} returned ({returned}): {type(error).__name__}: {error}.\n"
+            f"  Check the type and the shape that the exercise asks for.",
+            submission,
+        )
     finally:
         submission.close()
         reapply()

@@ -144,7 +144,8 @@ def install_tripwires(forbidden: Iterable[tuple[types.FunctionType, str]]) -> Ca
     saved, by_location = [], {}
     for function, name in forbidden:
         code = function.__code__
-        by_location[(code.co_filename, code.co_qualname)] = name
+        if not code.co_filename.startswith("<"):  # generated code (a dataclass's __init__) has no one source
+            by_location[(code.co_filename, code.co_qualname)] = name
         saved.append((function, code))
         function.__code__ = _tripwire_code(function, name)
 
@@ -152,7 +153,7 @@ def install_tripwires(forbidden: Iterable[tuple[types.FunctionType, str]]) -> Ca
         if event == "call":
             code = frame.f_code
             name = by_location.get((code.co_filename, code.co_qualname))
-            if name is not None and not code.co_filename.startswith("<forbidden"):
+            if name is not None:
                 _tripped.append(name)
 
     previous = sys.getprofile()
@@ -348,6 +349,8 @@ def _serve(connection: Connection, fn: Callable[..., Any], forbidden: list[tuple
             _, number, names, args = request
             capture.kept, capture.size, capture.total = [], 0, 0
             reply, tensors = _run(fn, names, args, capture)
+            if reply[0] == "problem":
+                reply = (*reply, capture.report())
             if tensors is not None:
                 calls[number] = (tensors, [a for a in args if isinstance(a, Tensor) and a.requires_grad])
         else:  # ("grad", number, output index, gradient of the loss with respect to that output)
@@ -366,7 +369,8 @@ def _serve(connection: Connection, fn: Callable[..., Any], forbidden: list[tuple
         try:
             connection.send_bytes(pickle.dumps(reply))
         except BaseException as error:  # an unsendable result is described rather than lost
-            connection.send_bytes(pickle.dumps(("problem", "raised", f"its result could not be read: {error}")))
+            connection.send_bytes(pickle.dumps(("problem", "raised", f"its result could not be read: {error}",
+                                                  ("", 0))))
 
 
 # ---- the checker's side ---------------------------------------------------------------------------------------
@@ -413,6 +417,7 @@ class Submission:
         self.count = 0
         self.dead: Problem | None = None
         self._undo: Callable[[], None] | None = None
+        self.last_type = ""  # what the function last returned, in words, for the checker's messages
 
     # -- the worker's life
 
@@ -525,19 +530,25 @@ class Submission:
         sendable = [v.detach().clone().requires_grad_(v.requires_grad) if isinstance(v, Tensor) else v
                     for v in inputs.values()]
         reply = self._ask(("call", number, list(inputs), sendable), describe and f" (when called with {describe})")
+        self._keep_printed(*reply[-1])
         if reply[0] == "problem":
             raise Problem(reply[1], reply[2] + where)
-        _, encoded, differentiable, (printed, total) = reply
-        if total:
-            more = f"\n  … and {total - len(printed):,} more characters" if total > len(printed) else ""
-            self.printed.append(f"{self.__name__} printed:\n{printed}{more}")
+        _, encoded, differentiable, _ = reply
 
         def wrap(tensor: Tensor, index: int) -> Tensor:
             if index in differentiable and grad_inputs and tensor.is_floating_point():
                 return _RemoteOutput.apply(tensor, self, number, index, *grad_inputs)
             return tensor
 
-        return decode(encoded, wrap)
+        result = decode(encoded, wrap)
+        self.last_type = f"a {type(result).__name__}" + (
+            f" of shape {tuple(result.shape)}" if isinstance(result, Tensor) else "")
+        return result
+
+    def _keep_printed(self, printed: str, total: int) -> None:
+        if total:
+            more = f"\n  … and {total - len(printed):,} more characters" if total > len(printed) else ""
+            self.printed.append(f"{self.__name__} printed:\n{printed}{more}")
 
     def gradients(self, number: int, index: int, grad: Tensor) -> list[Tensor | None]:
         reply = self._ask(("grad", number, index, grad.detach().clone()), "")
