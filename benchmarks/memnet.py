@@ -2,24 +2,44 @@
 
     python benchmarks/memnet.py --out benchmarks/results/memnet.md          # generated data, the zoo model
     python benchmarks/memnet.py --babi-dir tasks_1-20_v1-2/en --out public.md  # train and test on the public files
+    python benchmarks/memnet.py --babi-dir tasks_1-20_v1-2/en --tasks 1,2,16 --seed 1 --save-dir runs/seed1
+
+With ``--babi-dir`` each chosen task trains on its own (one progress bar a task, with the time left); each task's
+network is saved as it finishes (``qaN.pt`` with a hash-checked manifest ``qaN.json`` holding its vocabulary,
+configuration, per-restart validation errors and test error; ``load_public_network`` reads one back), and
+``results.json`` gathers the per-restart errors and chosen restarts. Test words the training files never use are
+read as ``<unk>``.
 
 The paper's column is Sukhbaatar et al. (2015), Table 1: 1k training questions, PE LS RN, 3 hops, test error (%).
 """
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 import tempfile
 import time
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import torch
 from _publish import publish
 from torch.nn import functional as F
 
 from attnmem import zoo
+from attnmem.checkpoint import CheckpointError, ensure_writable, load_checkpoint, read_manifest, save_checkpoint
+from attnmem.memnet import MemN2N
 from attnmem.tasks import babi
-from attnmem.training.memnet import TrainConfig, add_empty_memories, babi_data, evaluate_error, train_babi
+from attnmem.training.memnet import (
+    TrainConfig,
+    add_empty_memories,
+    babi_data,
+    evaluate_error,
+    train_babi,
+    train_memnet,
+)
 
 PAPER_PE_LS_RN_1K = [0.0, 8.3, 40.3, 2.8, 13.1, 7.6, 17.3, 10.0, 13.2, 15.1, 0.9, 0.2, 0.4, 1.7, 0.0, 1.3, 51.0, 11.1,
                      82.8, 0.0]
@@ -83,17 +103,130 @@ def zoo_table() -> tuple[list[float], dict]:
     return errors, zoo.manifest("memn2n_babi_1k")
 
 
-def public_table(directory: Path, config: TrainConfig) -> tuple[list[float], float]:
-    """Train per-task networks on the public files and measure their test error."""
-    splits = {t: babi.load_public(directory, t) for t in babi.TASKS}
-    train = {t: babi.samples(s.train) for t, s in splits.items()}
-    vocab = babi.Vocabulary.from_samples([x for t, s in splits.items() for x in babi.samples(s.train + s.test)])
-    start = time.perf_counter()
-    model, _ = train_babi(train, vocab, config, seed=0)
-    seconds = time.perf_counter() - start
-    errors = [evaluate_error(model, babi.vectorize(babi.samples(splits[t].test), vocab), i)
-              for i, t in enumerate(babi.TASKS)]
-    return errors, seconds
+# --- the public release ---------------------------------------------------------------------------------------
+def parse_tasks(text: str) -> list[int]:
+    """``"1,2,16"``, ``"1-5,16"`` or ``"all"`` -> sorted task numbers."""
+    if text.strip() == "all":
+        return list(babi.TASKS)
+    chosen: set[int] = set()
+    for part in text.split(","):
+        low, _, high = part.strip().partition("-")
+        try:
+            numbers = range(int(low), int(high or low) + 1)
+        except ValueError:
+            raise ValueError(f"--tasks takes task numbers such as 1,2,16 or 1-5 or all, got {text!r}") from None
+        if not numbers:
+            raise ValueError(f"--tasks: the range {part.strip()!r} is empty; write the lower number first")
+        chosen.update(babi.task_number(number) for number in numbers)
+    return sorted(chosen)
+
+
+def read_public(directory: Path, tasks: list[int], validation: float) -> dict[int, dict[str, list[babi.Sample]]]:
+    """Every chosen task's questions, read and checked before any training starts.
+
+    Validation questions come from the folder's ``valid`` files (``en-valid``) or, where it has none (``en``,
+    ``en-10k``), are the last ``validation`` fraction of the training file, as in the zoo's recipe.
+    """
+    data = {}
+    for task in tasks:
+        files = babi.public_files(directory, task)
+        read = {part: babi.samples(babi.read_babi(path)) for part, path in files.items()}
+        if "valid" not in read:
+            cut = round(len(read["train"]) * (1 - validation))
+            if not 0 < cut < len(read["train"]):
+                raise ValueError(f"{files['train']} holds {len(read['train'])} questions: too few to hold out "
+                                 f"{validation:.0%} for validation and train on the rest")
+            read["train"], read["valid"] = read["train"][:cut], read["train"][cut:]
+        data[task] = read
+    return data
+
+
+def train_public_task(task: int, data: dict[str, list[babi.Sample]], config: TrainConfig, seed: int,
+                      label: str) -> tuple[MemN2N, babi.Vocabulary, dict[str, Any]]:
+    """Train ``config.restarts`` networks on one task's training file, keep the best on validation, test it.
+
+    The vocabulary is built from the training and validation questions only; test words it has not seen become
+    ``<unk>``, so an answer never seen in training counts as wrong.
+    """
+    vocab = babi.Vocabulary.from_samples(data["train"] + data["valid"], unknown=True)
+    start, cpu = time.perf_counter(), time.process_time()
+    model, facts = train_memnet([(babi.vectorize(data["train"], vocab), babi.vectorize(data["valid"], vocab))],
+                                len(vocab), config, seed, progress=True, label=label)
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
+    test = babi.vectorize(data["test"], vocab)
+    errors = facts["valid_errors"][0]
+    unknown = vocab.encode(vocab.UNK)
+    record = {
+        "task": task,
+        "task_name": babi.TASK_NAMES[task],
+        "questions": {part: len(samples) for part, samples in data.items()},
+        "valid_errors": errors,
+        "chosen_restart": min(range(len(errors)), key=errors.__getitem__),
+        "linear_start_epochs": facts["linear_start_epochs"][0],
+        "test_error": evaluate_error(model, test),
+        "test_answers_unseen_in_training": int((test.answer == unknown).sum()),
+        "train_seconds": round(seconds, 2),
+        "cpu_seconds": round(cpu_seconds, 2),
+    }
+    return model, vocab, record
+
+
+def load_public_network(path: str | Path) -> tuple[MemN2N, babi.Vocabulary, dict[str, Any]]:
+    """A network saved by the public run (``qaN.pt``, hash-checked), with its vocabulary and manifest."""
+    manifest = read_manifest(path)
+    vocab = babi.Vocabulary(manifest["vocabulary"], unknown=babi.Vocabulary.UNK in manifest["vocabulary"])
+    if vocab.words != manifest["vocabulary"]:
+        raise CheckpointError(f"the vocabulary in {Path(path).with_suffix('.json')} is not in the order "
+                              f"Vocabulary keeps; rebuild it with: {manifest.get('command')}")
+    model = TrainConfig(**manifest["config"]).model(len(vocab))
+    load_checkpoint(path, model)
+    return model.eval(), vocab, manifest
+
+
+def _write_json(path: Path, value: Any) -> None:
+    """Write ``value`` as JSON through a temporary file, so a crash never leaves half a file."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(json.dumps(value, indent=2) + "\n", encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def public_run(directory: Path, tasks: list[int], config: TrainConfig, seed: int, save_dir: Path,
+               command: str) -> list[dict[str, Any]]:
+    """Train and test one network set per chosen task; save each task's network and the results as it finishes."""
+    data = read_public(directory, tasks, config.validation)
+    ensure_writable(save_dir / f"qa{tasks[0]}.pt")  # refused now, not after the first task has trained
+    results: list[dict[str, Any]] = []
+    for i, task in enumerate(tasks, start=1):
+        label = f"qa{task} {babi.TASK_NAMES[task].split('_', 1)[1]} ({i}/{len(tasks)})"
+        model, vocab, record = train_public_task(task, data[task], config, seed, label)
+        save_checkpoint(save_dir / f"qa{task}.pt", model, {
+            **record, "files": str(directory), "config": asdict(config), "seed": seed,
+            "vocabulary": vocab.words, "command": command})
+        results.append(record)
+        _write_json(save_dir / "results.json", {"folder": str(directory), "config": asdict(config), "seed": seed,
+                                                "command": command, "tasks": results})
+    return results
+
+
+def public_lines(directory: Path, results: list[dict[str, Any]], config: TrainConfig, save_dir: Path) -> list[str]:
+    seconds = sum(r["train_seconds"] for r in results)
+    cpu = sum(r["cpu_seconds"] for r in results)
+    lines = [f"Public bAbI files from `{directory}`; {config.restarts} restarts x {config.epochs} epochs per task, "
+             f"1 torch thread: training took {seconds:.0f} s ({cpu:.0f} CPU seconds). Networks, per-restart "
+             f"validation errors and the chosen restarts are in `{save_dir}`.", "",
+             "| task | test error (%) | validation error per restart (%), chosen in bold | paper: PE LS RN (%) |",
+             "|---|---:|---|---:|"]
+    for r in results:
+        restarts = ", ".join(f"**{100 * e:.1f}**" if k == r["chosen_restart"] else f"{100 * e:.1f}"
+                             for k, e in enumerate(r["valid_errors"]))
+        lines.append(f"| {r['task_name']} | {100 * r['test_error']:.1f} | {restarts} | "
+                     f"{PAPER_PE_LS_RN_1K[r['task'] - 1]:.1f} |")
+    if len(results) > 1:
+        mean = 100 * sum(r["test_error"] for r in results) / len(results)
+        paper = sum(PAPER_PE_LS_RN_1K[r["task"] - 1] for r in results) / len(results)
+        failed = sum(r["test_error"] > 0.05 for r in results)
+        lines.append(f"| **mean** (failed tasks, error > 5%) | **{mean:.1f}** ({failed}) | | **{paper:.1f}** |")
+    return lines
 
 
 def table(errors: list[float]) -> list[str]:
@@ -109,39 +242,52 @@ def table(errors: list[float]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, help="write the markdown here")
-    parser.add_argument("--babi-dir", type=Path, help="train and test on the public files in this folder instead")
+    parser.add_argument("--babi-dir", type=Path,
+                        help="train and test on the public files in this folder instead (tasks_1-20_v1-2/en, "
+                             "en-10k or en-valid)")
+    parser.add_argument("--tasks", default="all", help="with --babi-dir: which tasks, e.g. 1,2,16 or 1-5 (all)")
+    parser.add_argument("--seed", type=int, default=0, help="with --babi-dir: the training seed (0)")
+    parser.add_argument("--save-dir", type=Path, default=Path("babi_public_models"),
+                        help="with --babi-dir: where the networks (qaN.pt, qaN.json) and results.json go")
     parser.add_argument("--epochs", type=int, default=TrainConfig().epochs)
     parser.add_argument("--restarts", type=int, default=TrainConfig().restarts)
     args = parser.parse_args(argv)
+    if args.babi_dir:
+        command = " ".join(["python", "benchmarks/memnet.py", *(sys.argv[1:] if argv is None else argv)])
+        try:
+            tasks = parse_tasks(args.tasks)
+            config = TrainConfig(epochs=args.epochs, restarts=args.restarts)
+            results = public_run(args.babi_dir, tasks, config, args.seed, args.save_dir, command)
+        except (FileNotFoundError, ValueError, CheckpointError) as error:  # BabiFormatError is a ValueError
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        lines = ["# Memory networks on the public bAbI files", "",
+                 *public_lines(args.babi_dir, results, config, args.save_dir)]
+        publish("\n".join(lines) + "\n", args.out)
+        return 0
     torch.set_num_threads(2)
     lines = ["# Memory networks on bAbI", "",
              f"Machine: {torch.get_num_threads()} torch threads (training itself uses 1), torch {torch.__version__}. "
              "Other jobs shared these 2 cores while this ran, so times are upper bounds.", ""]
-    if args.babi_dir:
-        config = TrainConfig(epochs=args.epochs, restarts=args.restarts)
-        errors, seconds = public_table(args.babi_dir, config)
-        lines += [f"Public bAbI files from `{args.babi_dir}`; per-task training took {seconds:.0f} s.", ""]
-    else:
-        gen = generator_seconds()
-        single, ensemble = step_seconds(1), step_seconds(10)
-        seconds, epochs, error = time_to_quality()
-        errors, manifest = zoo_table()
-        lines += [
-            "| measure | value |", "|---|---:|",
-            f"| write 20 tasks x (1k train + 1k test) | {gen:.1f} s |",
-            f"| one training step, 1 network (batch 32, task 2) | {1000 * single:.1f} ms |",
-            f"| one training step, 10 networks side by side (10 x 32) | {1000 * ensemble:.1f} ms |",
-            f"| task 1 to <= 5% test error (1 network, Adam lr 0.02, no LS/RN) | {seconds:.1f} s ({epochs} epochs, "
-            f"error {100 * error:.1f}%) |",
-            f"| zoo: train all 20 tasks x {manifest['config']['train']['restarts']} restarts x "
-            f"{manifest['config']['train']['epochs']} epochs | {manifest['train_seconds'] / 60:.1f} min |",
-            f"| zoo checkpoint | {manifest['bytes'] / 1e6:.2f} MB |", "",
-            "Per-task test error of the zoo model (`python -m attnmem.zoo train memn2n_babi_1k`) on 1,000 fresh "
-            "generated test questions per task, beside Sukhbaatar et al. (2015), Table 1 (1k, PE LS RN):", "",
-        ]
+    gen = generator_seconds()
+    single, ensemble = step_seconds(1), step_seconds(10)
+    seconds, epochs, error = time_to_quality()
+    errors, manifest = zoo_table()
+    lines += [
+        "| measure | value |", "|---|---:|",
+        f"| write 20 tasks x (1k train + 1k test) | {gen:.1f} s |",
+        f"| one training step, 1 network (batch 32, task 2) | {1000 * single:.1f} ms |",
+        f"| one training step, 10 networks side by side (10 x 32) | {1000 * ensemble:.1f} ms |",
+        f"| task 1 to <= 5% test error (1 network, Adam lr 0.02, no LS/RN) | {seconds:.1f} s ({epochs} epochs, "
+        f"error {100 * error:.1f}%) |",
+        f"| zoo: train all 20 tasks x {manifest['config']['train']['restarts']} restarts x "
+        f"{manifest['config']['train']['epochs']} epochs | {manifest['train_seconds'] / 60:.1f} min |",
+        f"| zoo checkpoint | {manifest['bytes'] / 1e6:.2f} MB |", "",
+        "Per-task test error of the zoo model (`python -m attnmem.zoo train memn2n_babi_1k`) on 1,000 fresh "
+        "generated test questions per task, beside Sukhbaatar et al. (2015), Table 1 (1k, PE LS RN):", "",
+    ]
     lines += table(errors)
-    text = "\n".join(lines) + "\n"
-    publish(text, args.out)
+    publish("\n".join(lines) + "\n", args.out)
     return 0
 
 

@@ -266,3 +266,10 @@ def test_non_finite_ranges_and_noise_are_refused():
         regression.sample_regression(10, seed=0, noise=float("nan"))
     with pytest.raises(ValueError, match="need finite low < high"):
         tables.arithmetic_task(4, seed=0, low=float("-inf"), high=float("inf"))
+
+
+def test_saved_files_get_the_usual_permissions(tmp_path):
+    (tmp_path / "plain").write_text("x")
+    save_checkpoint(tmp_path / "m.pt", nn.Linear(3, 2))
+    usual = (tmp_path / "plain").stat().st_mode
+    assert (tmp_path / "m.pt").stat().st_mode == (tmp_path / "m.json").stat().st_mode == usual

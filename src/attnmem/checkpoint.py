@@ -113,10 +113,18 @@ def ensure_writable(path: str | Path) -> Path:
     return folder
 
 
+def _umask() -> int:
+    """The process's file-creation mask (read by setting it, then restoring it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _write_temporary(target: Path, write: Callable[[IO[bytes]], None]) -> Path:
     """Write a temporary file beside ``target`` (flushed and synced to disk); on failure nothing is left behind."""
     descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
+        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes files only their owner can read
         with os.fdopen(descriptor, "wb") as handle:
             write(handle)
             handle.flush()

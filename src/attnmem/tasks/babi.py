@@ -33,7 +33,7 @@ from attnmem.tasks.babi_world import FAMILIES, TASK_NAMES, Line, lexicon, tokeni
 __all__ = [
     "Line", "Story", "Sample", "BabiSplit", "BabiBatch", "BabiFormatError", "Vocabulary", "TASKS", "TASK_NAMES",
     "SIZES", "PUBLIC_COMMAND", "task_number", "generate", "generate_split", "format_stories", "write_babi",
-    "write_tasks", "parse_babi", "read_babi", "load_public", "samples", "answer_word", "vectorize", "tokenize",
+    "write_tasks", "parse_babi", "read_babi", "public_files", "load_public", "samples", "answer_word", "vectorize", "tokenize",
     "lexicon",
 ]
 
@@ -219,17 +219,48 @@ def read_babi(path: str | Path) -> list[Story]:
     return parse_babi(text, str(path))
 
 
-def load_public(directory: str | Path, task: int | str) -> BabiSplit:
-    """Read task ``task`` from a folder of the public release, e.g. ``tasks_1-20_v1-2/en`` (or ``en-10k``)."""
+_TASK_FILE = re.compile(r"qa([1-9]|1[0-9]|20)(_[a-z-]+)?_(train|valid|test)\.txt")
+
+
+def public_files(directory: str | Path, task: int | str) -> dict[str, Path]:
+    """The files of task ``task`` in a folder of the public release: ``{"train": ..., "test": ...}``, plus
+    ``"valid"`` where the folder has one.
+
+    Both layouts of the release are read: ``en`` and ``en-10k`` name files ``qa1_single-supporting-fact_train.txt``;
+    ``en-valid`` and ``en-valid-10k`` name them ``qa1_train.txt``, ``qa1_valid.txt``, ``qa1_test.txt``. A folder
+    that is not one of these, and a folder that lacks one of the task's files, are told apart in the error.
+    """
     number = task_number(task)
     directory = Path(directory)
-    paths = [directory / f"{TASK_NAMES[number]}_{part}.txt" for part in ("train", "test")]
-    missing = [str(p) for p in paths if not p.is_file()]
+    if not directory.is_dir():
+        raise FileNotFoundError(f"no folder {directory}; download and unpack the public tasks with "
+                                f"`{PUBLIC_COMMAND}` and point at tasks_1-20_v1-2/en (or en-10k, en-valid)")
+    found = [match for p in directory.iterdir() if (match := _TASK_FILE.fullmatch(p.name))]
+    if not found:
+        raise FileNotFoundError(f"{directory} holds no bAbI task files (such as {TASK_NAMES[number]}_train.txt); "
+                                f"point at the folder of the release that holds them, tasks_1-20_v1-2/en (or "
+                                f"en-10k, en-valid), which `{PUBLIC_COMMAND}` creates")
+    short_names = all(match.group(2) is None for match in found)  # the en-valid layout
+    stem = f"qa{number}" if short_names else TASK_NAMES[number]
+    files = {part: directory / f"{stem}_{part}.txt" for part in ("train", "valid", "test")}
+    if not short_names:  # only the en-valid folders hold validation files
+        del files["valid"]
+    missing = [path.name for part, path in files.items() if not path.is_file()]
     if missing:
-        raise FileNotFoundError(f"missing {', '.join(missing)}; point directory at the folder holding "
-                                f"{TASK_NAMES[number]}_train.txt (such as tasks_1-20_v1-2/en, which "
-                                f"`{PUBLIC_COMMAND}` creates)")
-    return BabiSplit(read_babi(paths[0]), read_babi(paths[1]))
+        raise FileNotFoundError(f"{directory} is a folder of bAbI files but lacks {' and '.join(missing)} (task "
+                                f"{number}); the download may be incomplete: unpack it again with `{PUBLIC_COMMAND}`"
+                                f", or leave task {number} out")
+    return files
+
+
+def load_public(directory: str | Path, task: int | str) -> BabiSplit:
+    """Read task ``task`` from a folder of the public release, e.g. ``tasks_1-20_v1-2/en`` (or ``en-10k``).
+
+    In the ``en-valid`` folders the training file is the 1k (or 10k) set less its validation file, which
+    ``public_files`` finds.
+    """
+    files = public_files(directory, task)
+    return BabiSplit(read_babi(files["train"]), read_babi(files["test"]))
 
 
 # --- vectorizing -----------------------------------------------------------------------------------------------
@@ -253,26 +284,36 @@ def answer_word(answer: Sequence[str]) -> str:
 
 
 class Vocabulary:
-    """Words <-> indices; index 0 is the padding word ``<pad>``, which embeds to zero in the model."""
+    """Words <-> indices; index 0 is the padding word ``<pad>``, which embeds to zero in the model.
+
+    With ``unknown=True`` index 1 is ``<unk>``, which stands for every word the vocabulary was not built with
+    (a test answer never seen in training is then simply a wrong answer); otherwise such a word is an error.
+    """
 
     PAD = "<pad>"
+    UNK = "<unk>"
 
-    def __init__(self, words: Iterable[str]):
-        unique = sorted(set(words) - {self.PAD})
+    def __init__(self, words: Iterable[str], unknown: bool = False):
+        unique = sorted(set(words) - {self.PAD, self.UNK})
         if not unique:
             raise ValueError("a vocabulary needs at least one word")
-        self.words: list[str] = [self.PAD, *unique]
+        self.unknown = unknown
+        self.words: list[str] = [self.PAD, *([self.UNK] if unknown else []), *unique]
         self.index: dict[str, int] = {w: i for i, w in enumerate(self.words)}
 
     @classmethod
-    def from_samples(cls, data: Iterable[Sample]) -> "Vocabulary":
-        """Every word of the contexts, questions and answers of ``data`` (for the public files)."""
+    def from_samples(cls, data: Iterable[Sample], unknown: bool = False) -> "Vocabulary":
+        """Every word of the contexts, questions and answers of ``data`` (for the public files).
+
+        Build it from the training files with ``unknown=True`` so that test words never seen in training map to
+        ``<unk>`` (task 8's test set has answers such as ``football,apple,milk`` that no training answer has).
+        """
         words: set[str] = set()
         for sample in data:
             for sentence in (*sample.context, sample.question):
                 words.update(tokenize(sentence))
             words.add(answer_word(sample.answer))
-        return cls(words)
+        return cls(words, unknown)
 
     @classmethod
     def generator(cls) -> "Vocabulary":
@@ -283,10 +324,13 @@ class Vocabulary:
         return len(self.words)
 
     def encode(self, word: str) -> int:
-        if word not in self.index:
-            raise KeyError(f"unknown word {word!r}: it is not among the {len(self)} words of this vocabulary; "
-                           f"build the vocabulary from data that contains it (Vocabulary.from_samples)")
-        return self.index[word]
+        if word in self.index and word != self.UNK:
+            return self.index[word]
+        if self.unknown:
+            return self.index[self.UNK]
+        raise KeyError(f"unknown word {word!r}: it is not among the {len(self)} words of this vocabulary; build "
+                       f"the vocabulary from data that contains it, or with unknown=True to map such words to "
+                       f"{self.UNK} (Vocabulary.from_samples(train, unknown=True))")
 
     def sentence(self, text: str) -> list[int]:
         words = tokenize(text)

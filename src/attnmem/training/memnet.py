@@ -143,11 +143,11 @@ def _mean_by(values: Tensor, owner: Tensor, groups: int) -> Tensor:
 
 def train_memnet(data: Sequence[tuple[BabiBatch, BabiBatch]], vocab_size: int,
                  config: TrainConfig = TrainConfig(), seed: int = 0,
-                 progress: bool = False) -> tuple[MemN2N, dict[str, Any]]:
+                 progress: bool = False, label: str = "memory networks") -> tuple[MemN2N, dict[str, Any]]:
     """Train ``config.restarts`` networks per ``(train, valid)`` pair, all at once; keep the best on ``valid``.
 
     Returns a ``MemN2N`` whose network i is the restart with the lowest validation error on pair i, and facts
-    (validation error of every restart, linear-start epochs, seconds). Linear start ends, network by network,
+    (validation error of every restart, linear-start epochs, seconds); ``label`` names the progress bar. Linear start ends, network by network,
     once its validation loss has not fallen for ``linear_patience`` epochs (or after half the epochs). A long
     linear start matters: ended after 3 flat epochs, the deduction and induction tasks (15, 16) stay near chance
     in every restart; kept for half the run, they are solved.
@@ -183,7 +183,7 @@ def train_memnet(data: Sequence[tuple[BabiBatch, BabiBatch]], vocab_size: int,
         best_loss = torch.full((networks,), math.inf)
         waited = torch.zeros(networks, dtype=torch.long)
         linear_epochs = torch.zeros(networks, dtype=torch.long)
-        for epoch in tqdm(range(config.epochs), desc="memory networks", disable=not progress):
+        for epoch in tqdm(range(config.epochs), desc=label, disable=not progress):
             for group in optimizer.param_groups:
                 group["lr"] = config.lr * 0.5 ** (epoch // config.anneal_every)
             model.train()

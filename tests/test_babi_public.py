@@ -1,0 +1,124 @@
+"""The public bAbI path (issue #20, item 4): ``benchmarks/memnet.py --babi-dir`` on small folders these tests write
+in the public layouts (``en``: ``qaN_name_train.txt``; ``en-valid``: ``qaN_train.txt``, ``qaN_valid.txt``), never on
+downloads: chosen tasks and seed, a labelled progress bar per task, per-restart errors and networks saved, unseen
+test words read as ``<unk>``, and clear messages for a missing file and a wrong folder."""
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from attnmem.tasks import babi
+
+ROOT = Path(__file__).resolve().parents[1]
+UNSEEN = "1 Mary travelled to the spaceship.\n2 Where is Mary? \tspaceship\t1\n"
+
+
+@pytest.fixture
+def bench(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    spec = importlib.util.spec_from_file_location("memnet_benchmark", ROOT / "benchmarks" / "memnet.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _public_folder(folder: Path, tasks=(1, 8), train=60, test=40, unseen_test: bool = False) -> Path:
+    for task in tasks:
+        babi.write_babi(babi.generate(task, train, 0), folder / f"{babi.TASK_NAMES[task]}_train.txt")
+        path = babi.write_babi(babi.generate(task, test, 1), folder / f"{babi.TASK_NAMES[task]}_test.txt")
+        if unseen_test and task == 1:
+            path.write_text(path.read_text() + UNSEEN)
+    return folder
+
+
+def _run(bench, folder: Path, out: Path, *extra: str) -> int:
+    return bench.main(["--babi-dir", str(folder), "--epochs", "2", "--restarts", "2", "--save-dir", str(out),
+                       "--out", str(out / "table.md"), *extra])
+
+
+def test_chosen_tasks_train_with_a_bar_each_and_everything_is_saved(bench, tmp_path, capsys):
+    folder = _public_folder(tmp_path / "en", unseen_test=True)
+    assert _run(bench, folder, tmp_path / "run", "--tasks", "8,1", "--seed", "3") == 0
+    err = capsys.readouterr().err
+    assert "qa1 single-supporting-fact (1/2)" in err and "qa8 lists-sets (2/2)" in err
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert results["seed"] == 3 and [r["task"] for r in results["tasks"]] == [1, 8]
+    for record in results["tasks"]:
+        assert len(record["valid_errors"]) == 2
+        assert record["valid_errors"][record["chosen_restart"]] == min(record["valid_errors"])
+        assert record["questions"] == {"train": 54, "valid": 6, "test": 40 + (record["task"] == 1)}
+    first = results["tasks"][0]
+    assert first["test_answers_unseen_in_training"] == 1  # "spaceship" became <unk> instead of an error
+    model, vocab, manifest = bench.load_public_network(tmp_path / "run" / "qa1.pt")
+    assert vocab.encode("spaceship") == vocab.encode(vocab.UNK) == 1
+    test = babi.vectorize(babi.samples(babi.read_babi(folder / "qa1_single-supporting-fact_test.txt")), vocab)
+    assert bench.evaluate_error(model, test) == pytest.approx(first["test_error"])
+    assert manifest["valid_errors"] == first["valid_errors"] and "--tasks 8,1" in manifest["command"]
+    assert "| qa8_lists-sets |" in (tmp_path / "run" / "table.md").read_text()
+
+
+def test_the_same_seed_gives_the_same_networks(bench, tmp_path):
+    folder = _public_folder(tmp_path / "en", tasks=(1,))
+    for run in ("a", "b"):
+        assert _run(bench, folder, tmp_path / run, "--tasks", "1") == 0
+    assert (tmp_path / "a" / "qa1.pt").read_bytes() == (tmp_path / "b" / "qa1.pt").read_bytes()
+
+
+def test_the_en_valid_layout_uses_its_validation_files(bench, tmp_path):
+    folder = tmp_path / "en-valid"
+    babi.write_babi(babi.generate(1, 50, 0), folder / "qa1_train.txt")
+    babi.write_babi(babi.generate(1, 10, 2), folder / "qa1_valid.txt")
+    babi.write_babi(babi.generate(1, 20, 1), folder / "qa1_test.txt")
+    assert _run(bench, folder, tmp_path / "run", "--tasks", "1") == 0
+    record = json.loads((tmp_path / "run" / "results.json").read_text())["tasks"][0]
+    assert record["questions"] == {"train": 50, "valid": 10, "test": 20}
+
+
+def test_a_missing_file_is_named_and_nothing_trains(bench, tmp_path, capsys):
+    folder = _public_folder(tmp_path / "en")
+    (folder / "qa8_lists-sets_test.txt").unlink()
+    assert _run(bench, folder, tmp_path / "run", "--tasks", "1,8") == 2
+    err = capsys.readouterr().err
+    assert "is a folder of bAbI files but lacks qa8_lists-sets_test.txt (task 8)" in err
+    assert "Traceback" not in err and not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: p, "no folder"),
+    (lambda p: (p.mkdir(), (p / "notes.txt").write_text("hello"))[0], "holds no bAbI task files"),
+])
+def test_a_wrong_folder_gets_a_message_not_a_traceback(bench, tmp_path, capsys, make, message):
+    make(tmp_path / "wrong")
+    assert _run(bench, tmp_path / "wrong", tmp_path / "run", "--tasks", "1") == 2
+    err = capsys.readouterr().err
+    assert message in err and "tasks_1-20_v1-2/en" in err and "Traceback" not in err
+
+
+def test_a_broken_file_names_its_line(bench, tmp_path, capsys):
+    folder = _public_folder(tmp_path / "en", tasks=(1,))
+    (folder / "qa1_single-supporting-fact_test.txt").write_text("1 Mary moved.\n3 John went.\n")
+    assert _run(bench, folder, tmp_path / "run", "--tasks", "1") == 2
+    assert "qa1_single-supporting-fact_test.txt, line 2" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text, message", [("5-3", "is empty"), ("x", "task numbers"), ("21", "unknown bAbI task")])
+def test_bad_task_lists_are_refused(bench, text, message):
+    with pytest.raises(ValueError, match=message):
+        bench.parse_tasks(text)
+    assert bench.parse_tasks("1-3,16") == [1, 2, 3, 16] and bench.parse_tasks("all") == list(babi.TASKS)
+
+
+def test_a_vocabulary_with_an_unknown_word():
+    train = babi.samples(babi.parse_babi("1 Mary moved to the office.\n2 Where is Mary? \toffice\t1\n"))
+    vocab = babi.Vocabulary.from_samples(train, unknown=True)
+    assert vocab.words[:2] == ["<pad>", "<unk>"] and vocab.encode("football,apple,milk") == 1
+    assert vocab.sentence("Mary moved to the moon.")[-1] == 1
+    strict = babi.Vocabulary.from_samples(train)
+    with pytest.raises(KeyError, match="unknown=True"):
+        strict.encode("moon")
+    assert len(strict) == len(vocab) - 1 and torch.equal(
+        babi.vectorize(train, strict).answer, babi.vectorize(train, vocab).answer - 1)
