@@ -147,9 +147,9 @@ def train_memnet(data: Sequence[tuple[BabiBatch, BabiBatch]], vocab_size: int,
     """Train ``config.restarts`` networks per ``(train, valid)`` pair, all at once; keep the best on ``valid``.
 
     Returns a ``MemN2N`` whose network i is the restart with the lowest validation error on pair i, and facts
-    (validation error of every restart, linear-start epochs, seconds); ``label`` names the progress bar. Linear start ends, network by network,
-    once its validation loss has not fallen for ``linear_patience`` epochs (or after half the epochs). A long
-    linear start matters: ended after 3 flat epochs, the deduction and induction tasks (15, 16) stay near chance
+    (validation error of every restart, linear-start epochs, seconds); ``label`` names the progress bar. Linear
+    start ends, network by network, once its validation loss has not fallen for ``linear_patience`` epochs (or
+    after half the epochs). A long linear start matters: ended after 3 flat epochs, the deduction and induction tasks (15, 16) stay near chance
     in every restart; kept for half the run, they are solved.
     As in the paper, plain SGD steps on each batch's *summed* loss (lr 0.01, halved every 25 epochs, 100 epochs,
     gradients clipped to norm 40). The paper keeps the best of 10 restarts; to fit the book's CPU budget this keeps
