@@ -139,10 +139,12 @@ def evaluate(model: PointerNetwork, config: dict[str, Any], seed: int) -> dict[s
             metrics[f"accuracy_{n}"] = sorting_accuracy(model, batch)
         elif config["task"] == "hull":
             found = hull_metrics(model, batch)
-            metrics[f"accuracy_{n}"], metrics[f"coverage_{n}"] = found["accuracy"], found["coverage"]
+            for name in ("accuracy", "coverage", "repeats"):
+                metrics[f"{name}_{n}"] = found[name]
         else:
-            found = tsp_metrics(model, batch, beam_size=config.get("beam_size", 1))
-            metrics[f"ratio_{n}"], metrics[f"invalid_{n}"] = found["ratio"], found["invalid"]
+            for beam_size, kind in ((1, "greedy"), (config.get("beam_size", 1), "beam")):
+                found = tsp_metrics(model, batch, beam_size=beam_size)
+                metrics[f"ratio_{kind}_{n}"], metrics[f"invalid_{kind}_{n}"] = found["ratio"], found["invalid"]
     return metrics
 
 

@@ -234,6 +234,7 @@
         if (panel.title) el("div", "am-panel-title", box, panel.title);
         if (panel.type === "matrix") matrix(panel, box);
         else if (panel.type === "text") el("div", "am-panel-text", box, panel.text);
+        else if (panel.type === "points") points(panel, box);
         else if (panel.type === "tokens") tokens(panel, box);
         else bars(panel, box);
       });
@@ -258,6 +259,52 @@
       }, spec.interval_ms || 700);
     });
     setup();
+  }
+
+  /* ---------- points on a plane (a panel of frames) ----------
+   * Points drawn in an SVG scaled to their bounding box; optional weights drawn as the points' size and colour,
+   * a path through points (dark, closed or open), a reference path (dashed) and highlighted points (ringed). */
+  function points(panel, parent) {
+    var NS = "http://www.w3.org/2000/svg", xy = panel.points, weights = panel.weights || [];
+    var xs = xy.map(function (p) { return p[0]; }), ys = xy.map(function (p) { return p[1]; });
+    var x0 = Math.min.apply(null, xs), x1 = Math.max.apply(null, xs), y0 = Math.min.apply(null, ys), y1 = Math.max.apply(null, ys);
+    var span = Math.max(x1 - x0, y1 - y0, 1e-9), pad = 0.06 * span, size = span + 2 * pad;
+    var top = panel.max || (weights.length ? maxOf(weights) : 1), unit = size / 100;
+    function sx(p) { return (p[0] - x0 + pad).toFixed(4); }
+    function sy(p) { return (y1 + pad - p[1]).toFixed(4); }  // y grows upwards, as on paper
+    function node(tag, attrs, into) {
+      var n = document.createElementNS(NS, tag);
+      Object.keys(attrs).forEach(function (k) { n.setAttribute(k, attrs[k]); });
+      (into || svg).appendChild(n);
+      return n;
+    }
+    var svg = node("svg", { viewBox: "0 0 " + size.toFixed(4) + " " + size.toFixed(4), role: "img",
+                            "class": "am-plane" }, parent);
+    svg.style.width = "100%"; svg.style.maxWidth = (panel.width || 320) + "px"; svg.style.display = "block";
+    node("rect", { x: 0, y: 0, width: size, height: size, fill: "#fafbfc", stroke: "#d0d5db", "stroke-width": unit / 3 });
+    function line(indices, closed, attrs) {
+      if (!indices || indices.length < 2) return;
+      attrs.points = indices.map(function (i) { return sx(xy[i]) + "," + sy(xy[i]); }).join(" ");
+      attrs.fill = "none";
+      node(closed ? "polygon" : "polyline", attrs);
+    }
+    line(panel.reference, true, { stroke: "#8a939e", "stroke-width": unit * 0.6, "stroke-dasharray": unit * 2 + " " + unit * 1.5 });
+    line(panel.path, !!panel.closed, { stroke: "#1d2733", "stroke-width": unit * 0.9, "stroke-linejoin": "round" });
+    var ringed = {};
+    (panel.highlight || []).forEach(function (i) { ringed[i] = true; });
+    xy.forEach(function (p, i) {
+      var w = weights.length ? Math.max(0, weights[i]) / top : 0;
+      var circle = node("circle", { cx: sx(p), cy: sy(p), r: (unit * (1.3 + 3.2 * Math.sqrt(w))).toFixed(4),
+                                    fill: weights.length ? shade(w) : "#3b4654",
+                                    stroke: ringed[i] ? "hsl(28, 95%, 50%)" : "#3b4654",
+                                    "stroke-width": unit * (ringed[i] ? 0.9 : 0.25) });
+      node("title", {}, circle).textContent = "point " + i + (weights.length ? ": " + fmt(weights[i]) : "");
+      if (panel.labels && xy.length <= 30) {
+        var label = node("text", { x: (parseFloat(sx(p)) + unit * 2.2).toFixed(4), y: (parseFloat(sy(p)) - unit * 1.6).toFixed(4),
+                                   "font-size": (unit * 3.2).toFixed(4), fill: "#4a5562" });
+        label.textContent = String(i);
+      }
+    });
   }
 
   var kinds = { alignment: alignment, frames: frames };

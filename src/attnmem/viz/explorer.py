@@ -40,6 +40,7 @@ __all__ = [
     "bars_panel",
     "matrix_panel",
     "text_panel",
+    "points_panel",
     "tokens_panel",
     "static_html",
 ]
@@ -171,6 +172,34 @@ def tokens_panel(tokens: Sequence[str], *, title: str = "", first_wrong: int | N
 def text_panel(text: str, *, title: str = "", wide: bool = True) -> dict:
     """A panel of monospaced text (an induced program, a story, a decoded sentence)."""
     return {"type": "text", "title": title, "text": str(text), "wide": wide}
+
+
+def points_panel(points: Any, *, title: str = "", weights: Any = None, path: Sequence[int] = (),
+                 closed: bool = False, reference: Sequence[int] = (), highlight: Sequence[int] = (),
+                 labels: bool = False, max_value: float | None = None, width: int = 320) -> dict:
+    """Points on a plane: ``points`` (n, 2), optional ``weights`` (n,) drawn as the points' size and colour (a pointer
+    distribution), a ``path`` through point indices (``closed`` joins its ends), a dashed ``reference`` polygon (a
+    true hull or tour) and ringed ``highlight`` points; ``labels`` writes each point's index beside it."""
+    coordinates = _numbers(points, f"points of panel {title!r}", digits=4)
+    if not isinstance(coordinates, list) or not coordinates or any(
+            not isinstance(p, list) or len(p) != 2 for p in coordinates):
+        raise ValueError(f"panel {title!r}: points must be an (n, 2) array of x, y coordinates with n >= 1")
+    n = len(coordinates)
+    for name, indices in (("path", path), ("reference", reference), ("highlight", highlight)):
+        outside = [int(i) for i in indices if not 0 <= int(i) < n]
+        if outside:
+            raise ValueError(f"panel {title!r}: {name} names points {outside}, but there are {n} points (0 .. {n - 1})")
+    panel: dict[str, Any] = {"type": "points", "title": title, "points": coordinates, "path": [int(i) for i in path],
+                             "closed": bool(closed), "reference": [int(i) for i in reference],
+                             "highlight": [int(i) for i in highlight], "labels": bool(labels), "width": int(width)}
+    if weights is not None:
+        values = _numbers(weights, f"weights of panel {title!r}")
+        if not isinstance(values, list) or len(values) != n or (values and isinstance(values[0], list)):
+            raise ValueError(f"panel {title!r}: weights must have one number per point ({n})")
+        panel["weights"] = values
+    if max_value is not None:
+        panel["max"] = float(max_value)
+    return panel
 
 
 def frame(name: str, panels: Sequence[dict], text: str = "") -> dict:

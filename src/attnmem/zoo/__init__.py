@@ -73,6 +73,9 @@ RECIPES: dict[str, str] = {
     "pointer_hull": "pointer",
     "pointer_hull_unmasked": "pointer",
     "pointer_tsp": "pointer",
+    "pointer_hull": "pointer",
+    "pointer_hull_unmasked": "pointer",
+    "pointer_tsp": "pointer",
 }
 
 

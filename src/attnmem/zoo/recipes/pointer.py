@@ -1,0 +1,44 @@
+"""Zoo recipes for chapter 11: pointer networks on the convex hull (with and without the mask) and on small tours."""
+from __future__ import annotations
+
+from attnmem.training.pointer import build, evaluate, train
+from attnmem.zoo import Recipe
+
+hull_config = {"task": "hull", "hidden": 64, "batch_size": 64, "lr": 2e-3, "steps": 4500, "halve_every": 1500,
+               "train_sizes": [5, 20], "test_sizes": [5, 10, 20, 50], "test_count": 500, "mask_chosen": True}
+hull = Recipe(
+    name="pointer_hull",
+    summary="pointer network for the planar convex hull, trained on 5-20 points (chapter 11)",
+    chapter="11_pointer_networks",
+    config=hull_config,
+    seed=11,
+    build=build,
+    train=train,
+    evaluate=evaluate,
+    tolerance={"accuracy_50": 0.06, "coverage_50": 0.01},
+)
+hull_unmasked = Recipe(
+    name="pointer_hull_unmasked",
+    summary="the same pointer network trained without the mask of chosen points (chapter 11)",
+    chapter="11_pointer_networks",
+    config={**hull_config, "mask_chosen": False},
+    seed=11,
+    build=build,
+    train=train,
+    evaluate=evaluate,
+    tolerance={"accuracy_50": 0.06, "coverage_50": 0.03, "repeats_50": 0.1},
+)
+tsp = Recipe(
+    name="pointer_tsp",
+    summary="pointer network for the travelling salesman on 5-10 points, optimal tours as targets (chapter 11)",
+    chapter="11_pointer_networks",
+    config={"task": "tsp", "hidden": 64, "batch_size": 64, "lr": 2e-3, "steps": 4500, "halve_every": 1500,
+            "train_sizes": [5, 10], "test_sizes": [5, 10, 20], "test_count": 500, "beam_size": 5, "mask_chosen": True},
+    seed=11,
+    build=build,
+    train=train,
+    evaluate=evaluate,
+    tolerance={"ratio_greedy_20": 0.03, "ratio_beam_20": 0.03},
+)
+
+RECIPES: dict[str, Recipe] = {recipe.name: recipe for recipe in (hull, hull_unmasked, tsp)}
