@@ -33,17 +33,10 @@ import torch
 from _publish import publish
 from torch import Tensor
 
-from attnmem import ntm_kernel, zoo
-from attnmem.ntm import (
-    NTM,
-    NTM_COPY_RECIPE,
-    LSTMBaseline,
-    NTMState,
-    evaluate_bit_errors,
-    one_thread,
-    train_on_task,
-)
+from attnmem import ntm_kernel, one_thread, zoo
+from attnmem.ntm import NTM, LSTMBaseline, NTMState
 from attnmem.tasks.algorithmic import copy_task, sequence_loss
+from attnmem.training.ntm import evaluate_bit_errors, train_on_task
 
 LENGTHS = (10, 20, 30, 40, 60, 80, 100, 120)
 
@@ -203,9 +196,10 @@ def batch_cost(repeats: int) -> dict[str, float]:
 
 def time_to_quality() -> dict[str, float]:
     """Train the zoo's NTM copy recipe from scratch; report wall and CPU seconds and the test bit errors."""
-    config, seed = NTM_COPY_RECIPE.config, NTM_COPY_RECIPE.seed
+    recipe = zoo.recipe("ntm_copy")
+    config, seed = recipe.config, recipe.seed
     model, facts = train_on_task(config, seed, progress=False)
-    metrics = NTM_COPY_RECIPE.evaluate(model, config, seed + 1)
+    metrics = recipe.evaluate(model, config, seed + 1)
     return {**metrics, "steps": facts["steps"], "sequences": facts["sequences_seen"],
             "seconds": facts["seconds_training"], "cpu_seconds": facts["cpu_seconds_training"]}
 
@@ -294,8 +288,7 @@ def main() -> None:
         lines.append(f"| {model} | {source} | {row['steps']} | {row['sequences']} | {row['seconds']:.0f} | "
                      f"{row['cpu_seconds']:.0f} | {row['bit_errors_1_20']:.3f} | {row['bit_errors_40']:.2f} | "
                      f"{row['bit_errors_80']:.1f} |")
-    other_tasks = [name for name in ("ntm_repeat_copy", "ntm_associative_recall", "ntm_priority_sort")
-                   if name in zoo.names()]
+    other_tasks = ["ntm_repeat_copy", "ntm_associative_recall"]
     for name in other_tasks:
         record = zoo.manifest(name)
         if name == other_tasks[0]:

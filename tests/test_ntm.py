@@ -14,10 +14,8 @@ from attnmem.ntm import (
     HeadParameters,
     LSTMBaseline,
     NTMOutput,
-    _start_from_copy,
     address,
     content_addressing,
-    evaluate_bit_errors,
     interpolate,
     read_memory,
     sharpen,
@@ -25,6 +23,7 @@ from attnmem.ntm import (
     write_memory,
 )
 from attnmem.tasks.algorithmic import copy_task, sequence_loss
+from attnmem.training.ntm import evaluate_bit_errors, start_from_copy
 
 # --- each stage against hand-computed values -------------------------------------------------------------------
 
@@ -303,7 +302,7 @@ def test_repeat_copy_starts_as_the_copy_machine():
     torch.manual_seed(0)
     copy_model = NTM(9, 8, memory_size=8, memory_width=4, controller_size=16)
     repeat_model = NTM(10, 9, memory_size=8, memory_width=4, controller_size=16)
-    _start_from_copy(copy_model, repeat_model)
+    start_from_copy(copy_model, repeat_model)
     inputs = torch.rand(2, 5, 9)
     with_count = torch.cat([inputs, torch.randn(2, 5, 1)], dim=-1)  # any repeat count: its weights start at zero
     with torch.no_grad():

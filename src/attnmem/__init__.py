@@ -5,7 +5,7 @@ the training loop and checkpoints, the zoo of pretrained models, and the plottin
 """
 from __future__ import annotations
 
-from attnmem._util import seed_everything, show_source
+from attnmem._util import one_thread, seed_everything, show_source
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "seed_everything", "show_source"]
+__all__ = ["__version__", "one_thread", "seed_everything", "show_source"]

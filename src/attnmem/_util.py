@@ -1,10 +1,12 @@
-"""Small helpers every chapter uses: reproducible seeding and showing a function's real source."""
+"""Small helpers every chapter uses: reproducible seeding, one torch thread, and showing a function's real source."""
 from __future__ import annotations
 
 import html
 import inspect
 import random
 import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +25,21 @@ def seed_everything(seed: int) -> torch.Generator:
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Run torch on one thread inside the block, and restore the thread count after it.
+
+    The book's models are small: their tensors are too small to split between threads, and on a busy two-core
+    machine two contending threads were measured up to ten times slower than one (an NTM training batch).
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 @dataclass(frozen=True)

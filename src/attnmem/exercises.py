@@ -44,6 +44,7 @@ from attnmem import attention, ntm
 from attnmem.exercise_checks import sandbox
 from attnmem.exercise_checks.sandbox import Problem, Submission
 from attnmem.tasks import algorithmic
+from attnmem.training import ntm as ntm_training
 
 __all__ = [
     "CheckResult",
@@ -722,7 +723,7 @@ def _check_roll_shift(fn: Callable[..., Any]) -> None:
         "one count per sequence",
         "the inputs are left unchanged",
     ),
-    forbidden=(algorithmic.bit_errors, ntm.evaluate_bit_errors),
+    forbidden=(algorithmic.bit_errors, ntm_training.evaluate_bit_errors),
 )
 def _check_bit_errors(fn: Callable[..., Any]) -> None:
     generator = torch.Generator().manual_seed(2016)

@@ -24,27 +24,17 @@ hand-written backward pass (``attnmem.ntm_kernel``: compiled C where possible, e
 """
 from __future__ import annotations
 
-import math
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
 from attnmem.ntm_kernel import heads_function
-from attnmem.tasks.algorithmic import AlgorithmicBatch, bit_errors, sequence_loss, task
 
 __all__ = [
-    "LSTM_COPY_RECIPE",
     "MAX_SHARPNESS",
     "NTM",
-    "NTM_ASSOCIATIVE_RECALL_RECIPE",
-    "NTM_COPY_RECIPE",
-    "NTM_PRIORITY_SORT_RECIPE",
-    "NTM_REPEAT_COPY_RECIPE",
     "Addressing",
     "HeadParameters",
     "LSTMBaseline",
@@ -52,14 +42,10 @@ __all__ = [
     "NTMState",
     "address",
     "content_addressing",
-    "evaluate_bit_errors",
     "interpolate",
-    "one_thread",
     "read_memory",
     "sharpen",
     "shift",
-    "train_from_copy",
-    "train_on_task",
     "write_memory",
 ]
 
@@ -374,184 +360,3 @@ class LSTMBaseline(nn.Module):
         if inputs.dim() != 3 or inputs.shape[-1] != self.input_size:
             raise ValueError(f"inputs must be (batch, steps, {self.input_size}), got {_shape(inputs)}")
         return self.output_layer(self.lstm(inputs)[0])
-
-
-def _logits(model: nn.Module, inputs: Tensor) -> Tensor:
-    out = model(inputs)
-    return out.logits if isinstance(out, NTMOutput) else out
-
-
-@contextmanager
-def one_thread() -> Iterator[None]:
-    """Run torch on one thread inside the block: an NTM's tensors are small, and two threads that contend for
-    two busy cores were measured up to ten times slower than one."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
-def evaluate_bit_errors(model: nn.Module, batch: AlgorithmicBatch, chunk: int = 250) -> Tensor:
-    """Bit errors per sequence (B,) of ``model`` on ``batch``, run in chunks without gradients."""
-    errors = []
-    with torch.no_grad(), one_thread():
-        for start in range(0, batch.inputs.shape[0], chunk):
-            part = AlgorithmicBatch(*(t[start : start + chunk] for t in batch))
-            errors.append(bit_errors(_logits(model, part.inputs), part))
-    return torch.cat(errors)
-
-
-# --- zoo recipes -------------------------------------------------------------------------------------------------
-
-_TASK_SIZES = {  # task -> (input width, output width) for the default task widths
-    "copy": (9, 8),
-    "repeat_copy": (10, 9),
-    "associative_recall": (8, 6),
-    "priority_sort": (10, 8),
-}
-
-
-def _build(config: dict[str, Any]) -> nn.Module:
-    inputs, outputs = _TASK_SIZES[config["task"]]
-    if config["model"] == "lstm":
-        return LSTMBaseline(inputs, outputs, config["hidden_size"], config.get("layers", 1))
-    return NTM(inputs, outputs, memory_size=config["memory_size"], memory_width=config["memory_width"],
-               controller=config.get("controller", "lstm"), controller_size=config["controller_size"],
-               read_heads=config.get("read_heads", 1), write_heads=config.get("write_heads", 1))
-
-
-def train_on_task(config: dict[str, Any], seed: int, progress: bool = True,
-                  model: nn.Module | None = None) -> tuple[nn.Module, dict[str, Any]]:
-    """Train a model on ``config['task']`` with Adam until the validation bit errors reach the target.
-
-    The batches are drawn fresh each step with ``config['train']`` (the task's keyword arguments); validation
-    uses ``config['validation_size']`` sequences (200 if absent) of the same range (seed + 1000). Stops at
-    ``config['target_bits']`` mean bit errors.
-    """
-    from attnmem.training import Target, fit
-
-    torch.manual_seed(seed)
-    model = model if model is not None else _build(config)
-    generate = task(config["task"])
-    validation = generate(config.get("validation_size", 200), **config["train"], seed=seed + 1000)
-
-    def batches(generator: torch.Generator) -> AlgorithmicBatch:
-        return generate(config["batch_size"], **config["train"], seed=generator)
-
-    def loss_fn(model: nn.Module, batch: AlgorithmicBatch) -> Tensor:
-        return sequence_loss(_logits(model, batch.inputs), batch)
-
-    def evaluate(model: nn.Module) -> dict[str, float]:
-        return {"bit_errors": float(evaluate_bit_errors(model, validation).mean())}
-
-    start, cpu_start = time.perf_counter(), time.process_time()
-    with one_thread():
-        history = fit(model, loss_fn, batches, steps=config["max_steps"], lr=config["lr"], seed=seed,
-                      clip_norm=config.get("clip_norm", 10.0), evaluate=evaluate, eval_every=config["eval_every"],
-                      target=Target("bit_errors", config["target_bits"], "min"), progress=progress,
-                      desc=f"{config['model']} {config['task']}")
-    curve = [[int(e["step"]), round(e["bit_errors"], 4)] for e in history.evals]
-    return model, {"steps": history.steps, "sequences_seen": history.steps * config["batch_size"],
-                   "reached_target": bool(history.stopped_early or history.final.get("bit_errors", math.inf)
-                                          <= config["target_bits"]),
-                   "seconds_training": round(time.perf_counter() - start, 2),
-                   "cpu_seconds_training": round(time.process_time() - cpu_start, 2), "validation_curve": curve}
-
-
-def _evaluate_copy(model: nn.Module, config: dict[str, Any], seed: int) -> dict[str, float]:
-    """Mean bit errors per sequence on 1,000 copies of lengths 1-20 and 100 copies each of length 40 and 80."""
-    train = config["train"]
-    metrics = {"bit_errors_1_20": float(evaluate_bit_errors(model, task("copy")(1000, train["min_len"], train["max_len"], seed=seed)).mean())}
-    for length in (40, 80):
-        metrics[f"bit_errors_{length}"] = float(evaluate_bit_errors(model, task("copy")(100, length, length, seed=seed)).mean())
-    return metrics
-
-
-def _evaluate_on_training_range(model: nn.Module, config: dict[str, Any], seed: int) -> dict[str, float]:
-    """Mean bit errors per sequence on 1,000 fresh sequences from the training distribution."""
-    return {"bit_errors": float(evaluate_bit_errors(model, task(config["task"])(1000, **config["train"], seed=seed)).mean())}
-
-
-def _start_from_copy(copy_model: NTM, model: NTM) -> None:
-    """Copy every weight of a trained copy NTM into a repeat-copy NTM of the same sizes (a curriculum).
-
-    Repeat copy has one more input channel (the repeat count, after the bits and the delimiter) and one more output
-    (the end marker, after the bits). The controller's weights for that input start at zero, so the new machine
-    starts by doing exactly what the copy machine does; the output layer's row for the end marker keeps its fresh
-    initialisation; everything else, the heads included, starts as the copy machine's.
-    """
-    new_input = copy_model.input_size  # index of the extra input channel
-    with torch.no_grad():
-        for name, old in copy_model.state_dict().items():
-            new = model.state_dict()[name]
-            if name == "controller.weight_ih":  # columns: inputs, then reads
-                new[:, :new_input] = old[:, :new_input]
-                new[:, new_input] = 0.0
-                new[:, new_input + 1 :] = old[:, new_input:]
-            elif name.startswith("output_layer."):  # rows: outputs
-                new[: old.shape[0]] = old
-            else:
-                new.copy_(old)
-
-
-def train_from_copy(config: dict[str, Any], seed: int, progress: bool = True) -> tuple[nn.Module, dict[str, Any]]:
-    """Train repeat copy starting from the zoo's trained copy NTM (``_start_from_copy``), then as ``train_on_task``.
-
-    The recorded CPU seconds are this run's; ``cpu_seconds_including_copy`` adds those of the copy model's run.
-    """
-    from attnmem import zoo
-
-    copy_model = zoo.load(config["start_from"])
-    torch.manual_seed(seed)
-    model = _build(config)
-    _start_from_copy(copy_model, model)
-    model, facts = train_on_task(config, seed, progress, model=model)
-    copy_cpu = zoo.manifest(config["start_from"])["cpu_seconds_training"]
-    return model, {**facts, "cpu_seconds_including_copy": round(facts["cpu_seconds_training"] + copy_cpu, 2)}
-
-
-def _recipe(name: str, summary: str, config: dict[str, Any], evaluate: Any, tolerance: dict[str, float],
-            train: Any = train_on_task) -> Any:
-    from attnmem.zoo import Recipe
-
-    return Recipe(name=name, summary=summary, chapter="07_ntm_algorithms", config=config, seed=0, build=_build,
-                  train=train, evaluate=evaluate, tolerance=tolerance)
-
-
-_NTM = {"model": "ntm", "memory_size": 128, "memory_width": 20, "controller_size": 100}
-_COPY_TOLERANCE = {"bit_errors_1_20": 0.1, "bit_errors_40": 1.0, "bit_errors_80": 10.0}
-
-NTM_COPY_RECIPE = _recipe(
-    "ntm_copy", "NTM (LSTM controller, 128 x 20 memory) trained to copy sequences of lengths 1-20",
-    {**_NTM, "task": "copy", "train": {"min_len": 1, "max_len": 20}, "batch_size": 32, "lr": 3e-3,
-     "max_steps": 5000, "eval_every": 100, "target_bits": 0.0, "validation_size": 1000},
-    _evaluate_copy, _COPY_TOLERANCE)
-
-LSTM_COPY_RECIPE = _recipe(
-    "lstm_copy", "LSTM baseline (one layer, 128 units, about the NTM's size) trained to copy lengths 1-20",
-    {"model": "lstm", "hidden_size": 128, "task": "copy", "train": {"min_len": 1, "max_len": 20}, "batch_size": 32,
-     "lr": 3e-3, "max_steps": 4000, "eval_every": 100, "target_bits": 0.02},
-    _evaluate_copy, {"bit_errors_1_20": 2.0, "bit_errors_40": 8.0, "bit_errors_80": 15.0})
-
-# Starts from the shipped ntm_copy: retraining ntm_copy means retraining ntm_repeat_copy after it.
-NTM_REPEAT_COPY_RECIPE = _recipe(
-    "ntm_repeat_copy", "NTM trained on repeat copy (lengths 1-5, 1-5 repeats; the paper used 1-10 and 1-10), "
-    "starting from the trained copy NTM",
-    {**_NTM, "task": "repeat_copy", "train": {"min_len": 1, "max_len": 5, "min_repeats": 1, "max_repeats": 5},
-     "start_from": "ntm_copy", "batch_size": 32, "lr": 3e-3, "max_steps": 8000, "eval_every": 100,
-     "target_bits": 0.1},
-    _evaluate_on_training_range, {"bit_errors": 0.3}, train=train_from_copy)
-
-NTM_ASSOCIATIVE_RECALL_RECIPE = _recipe(
-    "ntm_associative_recall", "NTM trained on associative recall (2-6 items of three 6-bit vectors)",
-    {**_NTM, "task": "associative_recall", "train": {"min_items": 2, "max_items": 6}, "batch_size": 32, "lr": 1e-3,
-     "max_steps": 8000, "eval_every": 100, "target_bits": 0.1},
-    _evaluate_on_training_range, {"bit_errors": 0.3})
-
-NTM_PRIORITY_SORT_RECIPE = _recipe(
-    "ntm_priority_sort", "NTM trained on priority sort (16 of 20 vectors, highest priority first)",
-    {**_NTM, "task": "priority_sort", "train": {"n_inputs": 20, "n_outputs": 16}, "batch_size": 32, "lr": 3e-3,
-     "max_steps": 6000, "eval_every": 100, "target_bits": 0.5},
-    _evaluate_on_training_range, {"bit_errors": 2.0})

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from attnmem._util import seed_everything
+from attnmem._util import one_thread, seed_everything
 from attnmem.memnet import MemN2N, MemNetOutput
 from attnmem.tasks.babi import TASKS, BabiBatch, Sample, Vocabulary, generate, samples, task_number, vectorize
 
@@ -163,9 +163,7 @@ def train_memnet(data: Sequence[tuple[BabiBatch, BabiBatch]], vocab_size: int,
     if config.restarts < 1:
         raise ValueError(f"restarts must be at least 1, got {config.restarts}")
     start_time = time.perf_counter()
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # these tensors are small: a second thread costs more in syncing than it computes
-    try:
+    with one_thread():
         generator = seed_everything(seed)
         restarts, sets = config.restarts, len(data)
         networks = sets * restarts  # network i learns from pair i // restarts
@@ -211,8 +209,6 @@ def train_memnet(data: Sequence[tuple[BabiBatch, BabiBatch]], vocab_size: int,
         model.eval()
         errors = 1 - _mean_by(_scores(model, valid, valid_network)[1], valid_network, networks).view(sets, restarts)
         best = [i * restarts + int(errors[i].argmin()) for i in range(sets)]
-    finally:
-        torch.set_num_threads(threads)
     facts = {"valid_errors": errors.tolist(), "linear_start_epochs": linear_epochs.view(sets, restarts).tolist(),
              "seconds": time.perf_counter() - start_time}
     return model.pick(best).eval(), facts

@@ -8,8 +8,8 @@ seed, steps, wall time, measured metrics, torch version, sha256 and the command)
 - ``train(name)`` runs the recipe and writes the checkpoint and manifest;
 - ``verify()`` re-measures every shipped model on fresh test data and compares with its manifest.
 
-Each model's *recipe* (how to build, train and evaluate it) lives next to the model's code; ``RECIPES`` below
-says where.
+Each model's *recipe* (how to build, train and evaluate it) lives in ``attnmem.zoo.recipes.<family>``, which
+imports the training code of ``attnmem.training.<family>``; ``RECIPES`` below names the family of each model.
 """
 from __future__ import annotations
 
@@ -51,8 +51,8 @@ __all__ = [
 
 ZOO_DIR = Path(__file__).resolve().parent
 
-#: name -> where its Recipe lives: a family, meaning ``attnmem.zoo.recipes.<family>.RECIPES[name]``, or (for
-#: recipes not yet moved there) "module:attribute". Imported lazily, so listing the zoo stays fast.
+#: name -> the family whose module holds its Recipe: ``attnmem.zoo.recipes.<family>.RECIPES[name]``. Imported
+#: lazily, so listing the zoo stays fast.
 RECIPES: dict[str, str] = {
     "kernel_regression": "pooling",
     "programmer_arithmetic": "programmer",
@@ -63,16 +63,13 @@ RECIPES: dict[str, str] = {
     "seq2seq_plain": "seq2seq",
     "seq2seq_bahdanau": "seq2seq",
     "seq2seq_location": "seq2seq",
-    "ntm_copy": "attnmem.ntm:NTM_COPY_RECIPE",
-    "lstm_copy": "attnmem.ntm:LSTM_COPY_RECIPE",
-    "ntm_repeat_copy": "attnmem.ntm:NTM_REPEAT_COPY_RECIPE",
-    "ntm_associative_recall": "attnmem.ntm:NTM_ASSOCIATIVE_RECALL_RECIPE",
+    "ntm_copy": "ntm",
+    "lstm_copy": "ntm",
+    "ntm_repeat_copy": "ntm",
+    "ntm_associative_recall": "ntm",
     "memn2n_babi_1k": "memnet",
     "transformer": "transformer",
     "transformer_learned": "transformer",
-    "pointer_hull": "pointer",
-    "pointer_hull_unmasked": "pointer",
-    "pointer_tsp": "pointer",
     "pointer_hull": "pointer",
     "pointer_hull_unmasked": "pointer",
     "pointer_tsp": "pointer",
@@ -128,14 +125,10 @@ def recipe(name: str) -> Recipe:
     if not isinstance(name, str) or name not in RECIPES:
         known = ", ".join(names())
         raise ZooError(f"the zoo has no model named {name!r}; it has: {known} (see: python -m attnmem.zoo list)")
-    where = RECIPES[name]
-    if ":" in where:
-        module_name, attribute = where.split(":")
-        found = getattr(importlib.import_module(module_name), attribute)
-    else:
-        found = importlib.import_module(f"attnmem.zoo.recipes.{where}").RECIPES.get(name)
+    family = f"attnmem.zoo.recipes.{RECIPES[name]}"
+    found = importlib.import_module(family).RECIPES.get(name)
     if not isinstance(found, Recipe) or found.name != name:
-        raise ZooError(f"RECIPES[{name!r}] points at {RECIPES[name]}, which is not the Recipe named {name!r}")
+        raise ZooError(f"{family}.RECIPES has no Recipe named {name!r}; add it there or correct zoo.RECIPES[{name!r}]")
     return found
 
 
