@@ -273,3 +273,38 @@ def test_saved_files_get_the_usual_permissions(tmp_path):
     save_checkpoint(tmp_path / "m.pt", nn.Linear(3, 2))
     usual = (tmp_path / "plain").stat().st_mode
     assert (tmp_path / "m.pt").stat().st_mode == (tmp_path / "m.json").stat().st_mode == usual
+
+
+# --- attention paths ------------------------------------------------------------------------------------------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=25, deadline=None)
+@given(kind=st.sampled_from(["bahdanau", "location", "dot", "general", "concat"]), batch=st.integers(1, 4),
+       positions=st.integers(1, 7), seed=st.integers(0, 2**16), data=st.data())
+def test_decoders_give_zero_weights_never_nan_on_an_all_padding_row(kind, batch, positions, seed, data):
+    from attnmem.seq2seq import BahdanauDecoder, Encoded, LocationDecoder, LuongDecoder
+
+    torch.manual_seed(seed)
+    memory, vocab = 6, 5
+    decoder = {"bahdanau": lambda: BahdanauDecoder(vocab, 4, memory, memory),
+               "location": lambda: LocationDecoder(vocab, 4, memory, memory, width=3),
+               }.get(kind, lambda: LuongDecoder(vocab, 4, memory, memory, score=kind))().eval()
+    visible = data.draw(st.lists(st.lists(st.booleans(), min_size=positions, max_size=positions),
+                                 min_size=batch, max_size=batch))
+    blank = data.draw(st.integers(0, batch - 1))
+    mask = torch.tensor(visible)
+    mask[blank] = False  # this source row is all padding
+    encoded = decoder.prepare(Encoded(torch.randn(batch, positions, memory) * mask.unsqueeze(-1),
+                                      torch.randn(batch, memory), mask))
+    state, token = decoder.start(encoded), torch.ones(batch, dtype=torch.long)
+    with torch.no_grad():
+        for _ in range(3):
+            step = decoder.step(token, state, encoded)
+            assert torch.isfinite(step.weights).all() and torch.isfinite(step.logits).all()
+            assert (step.weights[~mask] == 0).all()
+            sums = step.weights.sum(-1)
+            torch.testing.assert_close(sums[mask.any(-1)], torch.ones(int(mask.any(-1).sum())))
+            assert (sums[~mask.any(-1)] == 0).all()
+            state, token = step.state, step.logits.argmax(-1)

@@ -30,7 +30,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from attnmem.attention import AdditiveScore, DotScore, GeneralScore, attend
+from attnmem.attention import AdditiveScore, DotScore, GeneralScore, attend, masked_softmax
 from attnmem.tasks.translation import Batch, Pair, SyntheticTranslation, Vocab, make_batch, sample_pairs
 
 __all__ = [
@@ -191,7 +191,7 @@ class BahdanauDecoder(_Decoder):
         previous, embedded = state[0], self.dropout(self.embedding(token))
         keys = encoded.keys if encoded.keys is not None else self.prepare(encoded).keys  # U h_j: (B, S, A)
         scores = torch.tanh((previous @ self.score.w_query).unsqueeze(1) + keys) @ self.score.v  # e_ij, Eq. 6
-        weights = scores.masked_fill(~encoded.mask, float("-inf")).softmax(-1)  # Eq. 5; padding gets exactly 0
+        weights = masked_softmax(scores, encoded.mask)  # Eq. 5; padding gets exactly 0
         context = (weights.unsqueeze(1) @ encoded.outputs).squeeze(1)  # c_i = sum_j alpha_ij h_j, Eq. 5
         hidden = self.cell(torch.cat([embedded, context], -1), previous)
         return Step(self.out(self.dropout(torch.cat([hidden, context, embedded], -1))), (hidden,), weights)
@@ -249,7 +249,7 @@ class LocationDecoder(BahdanauDecoder):
         keys = encoded.keys if encoded.keys is not None else self.prepare(encoded).keys  # U h_j: (B, S, A)
         query = (previous @ self.score.w_query).unsqueeze(1)
         scores = torch.tanh(query + keys + self.location(last, total)) @ self.score.v
-        weights = scores.masked_fill(~encoded.mask, float("-inf")).softmax(-1)
+        weights = masked_softmax(scores, encoded.mask)
         context = (weights.unsqueeze(1) @ encoded.outputs).squeeze(1)
         hidden = self.cell(torch.cat([embedded, context], -1), previous)
         logits = self.out(self.dropout(torch.cat([hidden, context, embedded], -1)))
