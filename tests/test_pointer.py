@@ -132,3 +132,45 @@ def test_clear_argument_errors() -> None:
         model(points, lengths, torch.tensor([[0, 1, 2], [0, 1, 4]]))
     with pytest.raises(ValueError, match="beam_size must be a positive int"):
         model.beam(points, lengths, 0)
+
+
+# --- the chapter's exercise checkers ----------------------------------------------------------------------------
+def _pointer_mask(scores, lengths, chosen):
+    available = (torch.arange(scores.shape[-1]) < lengths[:, None]) & ~chosen
+    return scores.masked_fill(~available, float("-inf")).softmax(-1)
+
+
+def _coverage(points, output):
+    ring = list(output)[:-1] if len(output) > 1 and output[-1] == output[0] else list(output)
+    if not g.is_simple_polygon(points, ring):
+        return 0.0
+
+    def area(order):
+        x, y = points[order, 0], points[order, 1]
+        return 0.5 * abs(float((x * y.roll(-1) - y * x.roll(-1)).sum()))
+
+    return area(ring) / area(g.convex_hull(points))
+
+
+def test_exercise_checkers_pass_right_answers_and_explain_wrong_ones() -> None:
+    from checker_testing import failed, passes_and_stubs_are_not_written
+
+    from attnmem.exercises import check
+
+    passes_and_stubs_are_not_written("ex-11-pointer-mask", _pointer_mask)
+    passes_and_stubs_are_not_written("ex-11-coverage", _coverage)
+
+    def after_softmax(scores, lengths, chosen):
+        return scores.softmax(-1) * ((torch.arange(scores.shape[-1]) < lengths[:, None]) & ~chosen)
+
+    def no_padding(scores, lengths, chosen):
+        return scores.masked_fill(chosen, float("-inf")).softmax(-1)
+
+    failed(check("ex-11-pointer-mask", after_softmax), "mask *before* the softmax")
+    failed(check("ex-11-pointer-mask", no_padding), "padding positions")
+    failed(check("ex-11-pointer-mask", lambda s, n, c: _pointer_mask(s, n, c).detach()), "no gradient flows back")
+    failed(check("ex-11-coverage", lambda p, o: _coverage(p, o[:-1] if o[-1] == o[0] and len(o) > 3 else o) * 0),
+           "should be")
+    failed(check("ex-11-coverage", lambda p, o: 0.0 if not g.is_simple_polygon(p, o) else _coverage(p, o)),
+           "drop that repeat")
+    failed(check("ex-11-coverage", lambda p, o: g.hull_coverage(p.numpy(), o)), "the book's own answer")
