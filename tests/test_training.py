@@ -96,6 +96,8 @@ def test_history_plot_and_empty_history():
     history = fit(nn.Linear(2, 1), loss_fn, batches, steps=30, evaluate=evaluate, eval_every=10, progress=False)
     figure = history.plot()
     assert len(figure.axes) == 2
+    legend = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
+    assert legend == ["training loss, each record", "mean of the last 10"]  # which curve is raw, which smoothed
     with pytest.raises(ValueError, match="this History is empty"):
         History().plot()
 

@@ -98,11 +98,12 @@ class History:
         losses = [r["loss"] for r in self.train]
         width = max(1, min(smooth, len(losses)))
         smoothed = [sum(losses[max(0, i - width + 1) : i + 1]) / len(losses[max(0, i - width + 1) : i + 1]) for i in range(len(losses))]
-        axes[0].plot(steps, losses, color="0.8", lw=0.8)
-        axes[0].plot(steps, smoothed, color="C0", label="training loss")
+        axes[0].plot(steps, losses, color="0.8", lw=0.8, label="training loss, each record")
+        axes[0].plot(steps, smoothed, color="C0", label=f"mean of the last {width}" if width > 1 else "training loss")
         axes[0].set_xlabel("step")
         axes[0].set_ylabel("loss")
         axes[0].set_yscale("log" if min(losses) > 0 else "linear")
+        axes[0].legend(frameon=False, fontsize=8)
         if eval_names:
             for i, name in enumerate(eval_names):
                 axes[1].plot([e["step"] for e in self.evals], [e[name] for e in self.evals], "o-", ms=3,
