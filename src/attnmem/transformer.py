@@ -18,14 +18,14 @@ model that trains at full learning rate from the first step is worth it. ``norm=
 
 The model works through the same interface as chapter 3's recurrent models (``encode``, ``decoder.start``,
 ``decoder.step``), so ``attnmem.seq2seq``'s greedy decoding and beam search translate with it unchanged. A decoder
-step re-reads the whole prefix under the causal mask: the same code as teacher forcing, at the price of recomputing
-earlier positions (a key-value cache would avoid that; it would be a second code path to keep equal to this one).
+step runs the same layers as teacher forcing on the one new position; what the earlier positions offered to each
+self-attention is kept in the decoding state, so they are not computed again.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -130,14 +130,15 @@ class Positions(nn.Module):
         elif kind == "sinusoidal":
             self.register_buffer("table", sinusoidal_encoding(max_positions, d_model), persistent=False)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, start: int = 0) -> Tensor:
+        """``x`` (B, L, d) holds positions ``start`` to ``start + L - 1``."""
         if self.kind == "none":
             return x
-        if x.shape[1] > self.max_positions:
-            raise ValueError(f"a sequence of {x.shape[1]} positions is longer than the {self.max_positions} this "
-                             f"model was built for; build it with a larger max_positions")
+        if start + x.shape[1] > self.max_positions:
+            raise ValueError(f"a sequence of {start + x.shape[1]} positions is longer than the {self.max_positions} "
+                             f"this model was built for; build it with a larger max_positions")
         table = self.table.weight if self.kind == "learned" else self.table
-        return x + table[: x.shape[1]]
+        return x + table[start: start + x.shape[1]]
 
 
 def padding_mask(lengths: Tensor, width: int) -> Tensor:
@@ -145,9 +146,10 @@ def padding_mask(lengths: Tensor, width: int) -> Tensor:
     return (torch.arange(width, device=lengths.device) < lengths.unsqueeze(1))[:, None, None, :]
 
 
-def causal_mask(length: int, device: torch.device | None = None) -> Tensor:
-    """(length, length) bool, True on and below the diagonal: position i may look at positions 0..i only."""
-    return torch.ones(length, length, dtype=torch.bool, device=device).tril()
+def causal_mask(length: int, device: torch.device | None = None, earlier: int = 0) -> Tensor:
+    """(length, earlier + length) bool: position i may look at positions 0..i only. Without ``earlier`` positions
+    before the first query, it is True on and below the diagonal."""
+    return torch.ones(length, earlier + length, dtype=torch.bool, device=device).tril(earlier)
 
 
 class FeedForward(nn.Module):
@@ -199,11 +201,21 @@ class DecoderLayer(nn.Module):
         self.self_block, self.cross_block, self.feed_forward_block = (_Residual(d_model, dropout, norm)
                                                                       for _ in range(3))
 
-    def forward(self, y: Tensor, memory: Tensor, self_mask: Tensor, memory_mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        y, self_weights = self.self_block(y, lambda h: self.self_attention(h, h, self_mask))
+    def forward(self, y: Tensor, memory: Tensor, self_mask: Tensor, memory_mask: Tensor,
+                earlier: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """``y`` (B, T, d) are new positions; ``earlier`` (B, t, d) is what the self-attention was given at the t
+        positions before them (empty in teacher forcing). Returns y, both attentions' weights, and ``earlier``
+        extended by the new positions."""
+        seen = []
+
+        def look_back(h: Tensor) -> Attended:
+            seen.append(torch.cat([earlier, h], 1))
+            return self.self_attention(h, seen[0], self_mask)
+
+        y, self_weights = self.self_block(y, look_back)
         y, cross_weights = self.cross_block(y, lambda h: self.cross_attention(h, memory, memory_mask))
         y, _ = self.feed_forward_block(y, self.feed_forward)
-        return y, self_weights, cross_weights
+        return y, self_weights, cross_weights, seen[0]
 
 
 @dataclass(frozen=True)
@@ -238,26 +250,34 @@ class TransformerDecoder(nn.Module):
         self.final_norm = nn.LayerNorm(d_model) if norm == "pre" else nn.Identity()
         self.out = nn.Linear(d_model, vocab_size)
 
-    def forward(self, tgt_in: Tensor, memory: Tensor, memory_mask: Tensor) -> tuple[Tensor, list[Tensor], list[Tensor]]:
-        """Teacher forcing: logits (B, T, V) and each layer's self- and cross-attention weights."""
-        y = self.dropout(self.positions(self.embedding(tgt_in) * math.sqrt(self.d_model)))
-        future = causal_mask(tgt_in.shape[1], tgt_in.device)
-        self_weights, cross_weights = [], []
-        for layer in self.layers:
-            y, own, cross = layer(y, memory, future, memory_mask)
+    def forward(self, tgt_in: Tensor, memory: Tensor, memory_mask: Tensor, earlier: Sequence[Tensor] | None = None
+                ) -> tuple[Tensor, list[Tensor], list[Tensor], list[Tensor]]:
+        """Logits (B, T, V) for the target words ``tgt_in``, each layer's self- and cross-attention weights, and
+        what each layer's self-attention has seen so far. Teacher forcing gives the whole target at once;
+        decoding gives one word and, in ``earlier``, what each layer's self-attention saw at the words before it."""
+        start = 0 if earlier is None else earlier[0].shape[1]
+        if earlier is None:
+            earlier = [memory.new_zeros(tgt_in.shape[0], 0, self.d_model)] * len(self.layers)
+        y = self.dropout(self.positions(self.embedding(tgt_in) * math.sqrt(self.d_model), start))
+        future = causal_mask(tgt_in.shape[1], tgt_in.device, earlier=start)
+        self_weights, cross_weights, seen = [], [], []
+        for layer, before in zip(self.layers, earlier):
+            y, own, cross, so_far = layer(y, memory, future, memory_mask, before)
             self_weights.append(own)
             cross_weights.append(cross)
-        return self.out(self.final_norm(y)), self_weights, cross_weights
+            seen.append(so_far)
+        return self.out(self.final_norm(y)), self_weights, cross_weights, seen
 
-    def start(self, encoded: Encoded) -> tuple[Tensor]:
-        """The decoding state is the target prefix so far; it starts empty."""
-        return (torch.zeros(encoded.mask.shape[0], 0, dtype=torch.long, device=encoded.mask.device),)
+    def start(self, encoded: Encoded) -> tuple[Tensor, ...]:
+        """The decoding state: for each layer, what its self-attention has seen (nothing yet), (B, 0, d_model)."""
+        return (encoded.outputs.new_zeros(encoded.outputs.shape[0], 0, self.d_model),) * len(self.layers)
 
-    def step(self, token: Tensor, state: tuple[Tensor], encoded: Encoded) -> Step:
-        """Append ``token`` to the prefix and predict the next word; the weights are ``AttentionMaps.alignment``'s row."""
-        prefix = torch.cat([state[0], token.unsqueeze(1)], 1)
-        logits, _, cross = self.forward(prefix, encoded.outputs, encoded.mask[:, None, None, :])
-        return Step(logits[:, -1], (prefix,), cross[-1][:, :, -1].mean(1))
+    def step(self, token: Tensor, state: tuple[Tensor, ...], encoded: Encoded) -> Step:
+        """Predict the word after ``token``, given the state of the words before it; the weights are the last layer's
+        attention over the source, averaged over heads (a row of ``AttentionMaps.alignment``)."""
+        logits, _, cross, seen = self.forward(token.unsqueeze(1), encoded.outputs, encoded.mask[:, None, None, :],
+                                              state)
+        return Step(logits[:, -1], tuple(seen), cross[-1][:, :, -1].mean(1))
 
 
 class Transformer(nn.Module):
@@ -295,7 +315,8 @@ class Transformer(nn.Module):
     def forward(self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor) -> TransformerOutput:
         _check_inputs(src, src_lengths, tgt_in)
         encoded, encoder_weights = self.encode_with_weights(src, src_lengths)
-        logits, decoder_weights, cross_weights = self.decoder(tgt_in, encoded.outputs, encoded.mask[:, None, None, :])
+        logits, decoder_weights, cross_weights, _ = self.decoder(tgt_in, encoded.outputs,
+                                                                 encoded.mask[:, None, None, :])
         return TransformerOutput(logits, AttentionMaps(tuple(encoder_weights), tuple(decoder_weights),
                                                        tuple(cross_weights)))
 
