@@ -308,3 +308,20 @@ def test_decoders_give_zero_weights_never_nan_on_an_all_padding_row(kind, batch,
             torch.testing.assert_close(sums[mask.any(-1)], torch.ones(int(mask.any(-1).sum())))
             assert (sums[~mask.any(-1)] == 0).all()
             state, token = step.state, step.logits.argmax(-1)
+
+
+# --- training -------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("clip_norm", [1.0, None])
+def test_fit_refuses_a_non_finite_gradient_naming_the_parameter(clip_norm):
+    from attnmem.training import TrainingError, fit
+
+    model = nn.Linear(3, 1)
+    before = {name: value.clone() for name, value in model.state_dict().items()}
+
+    def loss_fn(model, batch):  # finite loss; sqrt at 0 has an infinite slope, times 0: a NaN gradient for bias
+        return model(batch).pow(2).mean() + torch.sqrt(model.bias * 0).sum()
+
+    with pytest.raises(TrainingError, match=r"gradient of bias became non-finite at step 1 .*not updated"):
+        fit(model, loss_fn, lambda g: torch.randn(4, 3, generator=g), steps=3, clip_norm=clip_norm, progress=False)
+    for name, value in model.state_dict().items():
+        assert torch.equal(value, before[name]), name

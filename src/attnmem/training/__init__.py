@@ -144,6 +144,21 @@ def _split_loss(output: LossOutput, step: int) -> tuple[Tensor, dict[str, float]
     return loss, {k: float(v.detach()) if isinstance(v, Tensor) else float(v) for k, v in metrics.items()}
 
 
+def _check_gradients(model: nn.Module, clip_norm: float | None, step: int, loss: Tensor) -> None:
+    """Clip the gradients to ``clip_norm``; refuse a non-finite gradient before it reaches the weights."""
+    trained = [p for p in model.parameters() if p.grad is not None]
+    norm = torch.nn.utils.get_total_norm([p.grad for p in trained])
+    if not torch.isfinite(norm):
+        names = [name for name, p in model.named_parameters() if p.grad is not None and not p.grad.isfinite().all()]
+        raise TrainingError(
+            f"the gradient of {', '.join(names[:5]) or 'a parameter'} became non-finite at step {step} although the "
+            f"loss was finite ({loss.item():.4g}); the weights were not updated. Look for a sqrt, log or division "
+            f"at zero in the model (its gradient is infinite there), or lower the learning rate"
+        )
+    if clip_norm is not None:
+        torch.nn.utils.clip_grads_with_norm_(trained, clip_norm, norm)
+
+
 class _Progress:
     """A ``tqdm.auto`` bar; in a notebook its final state replaces the display, so saved notebooks and the
     static book show the finished bar (steps, time, rate, last loss) rather than the empty one it started as."""
@@ -222,8 +237,7 @@ def fit(
             loss, metrics = _split_loss(loss_fn(model, next(stream)), step)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            if clip_norm is not None:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
+            _check_gradients(model, clip_norm, step, loss)
             optimizer.step()
             history.train.append({"step": step, "loss": loss.item(), **metrics})
             history.steps = step
