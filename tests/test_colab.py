@@ -155,3 +155,23 @@ def test_jupyterlab_loads_jupyterlab_myst():
     line = next((line for line in output.splitlines() if "jupyterlab-myst" in line), None)
     assert line is not None, "jupyterlab-myst is not installed: it comes with the book extra (make setup)"
     assert "enabled" in line and "OK" in line and "not compatible" not in output, output
+
+
+def test_retarget_gives_a_new_chapter_the_setup_cell_and_its_colab_link(tmp_path):
+    where = retarget.Address("https://github.com/o/r", "https://colab.research.google.com", "v9.9.9")
+    old_setup = "# Setup (the same in every chapter): an older copy\nREPOSITORY = \"https://github.com/x/y\"\n"
+    chapter = {"cells": [{"cell_type": "markdown", "id": "a", "metadata": {}, "source": ["# 12. New\n", "\n", "Text."]},
+                         {"cell_type": "code", "id": "b", "metadata": {}, "execution_count": None, "outputs": [],
+                          "source": [old_setup]}],
+               "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    path = tmp_path / "12_new.ipynb"
+    path.write_text(json.dumps(chapter))
+    assert retarget.sync_chapter(path, where) and not retarget.sync_chapter(path, where)
+    cells = json.loads(path.read_text())["cells"]
+    link = "https://colab.research.google.com/github/o/r/blob/v9.9.9/colab/12_new.ipynb"
+    assert "".join(cells[0]["source"]) == f"# 12. New\n\n[Open in Colab]({link})\n\nText."
+    assert 'RELEASE = "v9.9.9"' in "".join(cells[1]["source"]) and "x/y" not in "".join(cells[1]["source"])
+    chapter["cells"][1]["source"] = ["import torch"]
+    path.write_text(json.dumps(chapter))
+    with pytest.raises(retarget.RetargetError, match="12_new.ipynb: the first code cell must be the setup cell"):
+        retarget.sync_chapter(path, where)
