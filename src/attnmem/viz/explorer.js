@@ -40,7 +40,7 @@
     if (spec.caption) el("div", "am-caption", root, spec.caption);
   }
 
-  /* Size a grid's cells to the width its container has: square cells between 6 and 16 px, column labels that
+  /* Size a grid's cells to the width its container has: square cells between 6 and 20 px, column labels that
    * shrink with them. A grid that still does not fit (a phone) scrolls inside its own window, never the page. */
   function fitGrid(grid, columns) {
     var box = grid.parentNode;
@@ -48,7 +48,7 @@
     Array.prototype.forEach.call(grid.querySelectorAll("th.am-gr"), function (th) { labelWidth = Math.max(labelWidth, th.offsetWidth); });
     if (!box.clientWidth) return;  // not laid out (a closed dropdown): keep the default size
     var free = box.clientWidth - labelWidth - 4;
-    var size = Math.max(6, Math.min(16, Math.floor(free / Math.max(1, columns)) - 1));
+    var size = Math.max(6, Math.min(20, Math.floor(free / Math.max(1, columns)) - 1));
     Array.prototype.forEach.call(grid.querySelectorAll("td.am-cell"), function (td) {
       td.style.width = size + "px"; td.style.height = size + "px";
     });
