@@ -9,7 +9,7 @@ BOOK   := $(BIN)/jupyter-book build . --toc book/_toc.yml -W -n --keep-going
 # test run has several processes (two pytest workers, their notebook kernels, the book build).
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: setup book test test-fast lab colab retarget bench assignments clean
+.PHONY: setup book book-graded test test-fast lab colab retarget bench assignments clean
 
 setup: $(STAMP)
 
@@ -60,6 +60,13 @@ bench: setup
 # `otter run -a assignments/NN_topic/autograder/NN_topic-autograder_*.zip -o results/ submission.ipynb`.
 assignments: setup
 	$(BIN)/python tools/assignments.py
+
+# The book for a graded course: the same pages with every exercise's solution removed (not hidden), in
+# _build/graded/_build/html. It reuses the book's execution cache, so after `make book` it only renders.
+book-graded: setup
+	$(BIN)/python tools/graded_config.py _build/graded/_config.yml
+	tools/offline $(BIN)/jupyter-book build . --toc book/_toc.yml --config _build/graded/_config.yml \
+		--path-output _build/graded -W -n --keep-going
 
 clean:
 	rm -rf _build .pytest_cache .hypothesis
