@@ -1,14 +1,10 @@
-"""Benchmarks for the neural Turing machine (chapters 6 and 7).
-
-Measures, on this machine's CPU:
+"""Benchmarks for the neural Turing machine (chapters 6 and 7), on this machine's CPU.
 
 1. the cost of one NTM step (batch 32, N = 128, M = 20, one read and one write head, LSTM controller of 100)
-   forward + backward, against the LSTM cell alone, with one and with two threads: with the heads in compiled C
-   (``attnmem.ntm_kernel``, the default), as torch operations (``FusedHeads``, what runs without a C compiler) and
-   as the readable functions; per step of a whole 20-step sequence, forward + backward; and with the step and the
-   cell compiled by ``torch.compile`` (which needs a C++ compiler);
-2. the time of one training batch of copy (lengths 1-20, batch 32) for the NTM (C kernel, heads in torch operations,
-   step compiled by ``torch.compile``) and the LSTM baseline;
+   forward + backward, against the LSTM cell alone, with one and with two threads; and with both steps compiled by
+   ``torch.compile`` (which needs a C++ compiler);
+2. the time of one training batch of copy (lengths 20, batch 32) for the NTM as it runs (autograd through the
+   chapter's functions), with its ``advance`` compiled by ``torch.compile``, and for the LSTM baseline;
 3. time-to-quality: training the NTM on copy from scratch (the zoo recipe) until the validation bit errors reach
    the target, then the bit errors on 1,000 test sequences of lengths 1-20 and at length 40 (``--skip-training``
    reads the numbers from the shipped zoo manifests instead);
@@ -23,8 +19,7 @@ import os
 import platform
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 # A fresh compile cache, so that the compile times reported are those of a first run.
 os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="ntm-bench-inductor-")
@@ -33,7 +28,7 @@ import torch
 from _publish import publish
 from torch import Tensor
 
-from attnmem import ntm_kernel, one_thread, zoo
+from attnmem import one_thread, zoo
 from attnmem.ntm import NTM, LSTMBaseline, NTMState
 from attnmem.tasks.algorithmic import copy_task, sequence_loss
 from attnmem.training.ntm import evaluate_bit_errors, train_on_task
@@ -63,29 +58,6 @@ def _seconds_per_call(functions: dict[str, Callable[[], None]], repeats: int, wa
     return best
 
 
-@contextmanager
-def _heads_in_torch() -> Iterator[None]:
-    """Inside the block the NTM runs its heads as ``FusedHeads`` (torch operations), as with no C compiler: the
-    kernel's own switch, ``ATTNMEM_NO_C_KERNEL=1``."""
-    before = os.environ.get("ATTNMEM_NO_C_KERNEL")
-    os.environ["ATTNMEM_NO_C_KERNEL"] = "1"
-    try:
-        yield
-    finally:
-        if before is None:
-            del os.environ["ATTNMEM_NO_C_KERNEL"]
-        else:
-            os.environ["ATTNMEM_NO_C_KERNEL"] = before
-
-
-def _in_torch(function: Callable[[], None]) -> Callable[[], None]:
-    """``function`` run with the heads in torch operations (``_heads_in_torch``)."""
-    def run() -> None:
-        with _heads_in_torch():
-            function()
-    return run
-
-
 def _mid_sequence_state(model: NTM, batch: int) -> NTMState:
     """A state as in the middle of a sequence: random memory, reads and weightings, all needing gradients."""
     locations, width = model.memory_size, model.memory_width
@@ -97,100 +69,54 @@ def _mid_sequence_state(model: NTM, batch: int) -> NTMState:
 
 
 def step_cost(threads: int, repeats: int, compiled: bool = False) -> dict[str, float]:
-    """Forward + backward of one NTM step (heads in C, in torch operations and readable; first step and
-    mid-sequence) and of one LSTM cell step (first and mid-sequence), in CPU milliseconds; with ``compiled``, each
-    step compiled by ``torch.compile`` first (the heads in torch operations only: the C kernel is opaque to it)."""
+    """Forward + backward of one NTM step and of one LSTM cell step (first and mid-sequence), in CPU milliseconds;
+    with ``compiled``, each step compiled by ``torch.compile`` first."""
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    fused = NTM(9, 8, memory_size=128, memory_width=20, controller_size=100)
-    readable = NTM(9, 8, memory_size=128, memory_width=20, controller_size=100, fused=False)
-    readable.load_state_dict(fused.state_dict())
-    states = {"first": fused.initial_state(32), "mid": _mid_sequence_state(fused, 32)}
+    model = NTM(9, 8, memory_size=128, memory_width=20, controller_size=100)
+    states = {"first": model.initial_state(32), "mid": _mid_sequence_state(model, 32)}
     x = torch.rand(32, 9)
     cell = torch.nn.LSTMCell(9 + 20, 100)
     cell_input = torch.rand(32, 29)
     hidden = {"first": (torch.zeros(32, 100), torch.zeros(32, 100)),
               "mid": (torch.rand(32, 100).requires_grad_(), torch.rand(32, 100).requires_grad_())}
 
-    def ntm_loss(model: NTM) -> Callable[[NTMState], Tensor]:
-        def loss(state: NTMState) -> Tensor:
-            logits, new_state, _ = model.step(x, state)
-            return logits.sum() + new_state.memory.sum() + new_state.read_weights.sum()
-        return loss
+    def ntm_loss(state: NTMState) -> Tensor:
+        logits, new_state, _ = model.step(x, state)
+        return logits.sum() + new_state.memory.sum() + new_state.read_weights.sum()
 
     def lstm_loss(state: tuple[Tensor, Tensor]) -> Tensor:
         h, c = cell(cell_input, state)
         return h.sum() + c.sum()
 
-    losses = {"fused": ntm_loss(fused), "lstm": lstm_loss}
+    losses: dict[str, Callable] = {"ntm": ntm_loss, "lstm": lstm_loss}
     if compiled:
         losses = {name: torch.compile(loss, dynamic=False) for name, loss in losses.items()}
-    else:
-        losses["kernel"] = ntm_loss(fused)
-        losses["readable"] = ntm_loss(readable)
     functions = {f"{name} {when}": (lambda loss=loss, state=(hidden if name == "lstm" else states)[when]:
                                     loss(state).backward())
                  for name, loss in losses.items() for when in states}
-    functions.update({name: _in_torch(function) for name, function in functions.items() if name.startswith("fused")})
     return {name: 1e3 * seconds for name, seconds in _seconds_per_call(functions, repeats).items()}
 
 
-def sequence_step_cost(repeats: int, steps: int = 20) -> dict[str, float]:
-    """CPU milliseconds per step of a whole unrolled sequence, forward + backward, one thread: the NTM (heads in C
-    and in torch operations) and the LSTM cell alone, each run for ``steps`` steps from its initial state with the
-    sum of every step's output as the loss. Unlike the single steps above, each step's state gradient flows into
-    the step before it, as in training. The NTM runs as training runs it, ``NTM.forward`` (the output layer once
-    over all steps), and step by step with ``NTM.step`` (the output layer at every step)."""
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
-    model = NTM(9, 8, memory_size=128, memory_width=20, controller_size=100)
-    cell = torch.nn.LSTMCell(9 + 20, 100)
-    inputs, cell_inputs = torch.rand(32, steps, 9), torch.rand(steps, 32, 29)
-
-    def ntm_sequence() -> None:
-        model(inputs).logits.sum().backward()
-
-    def ntm_step_by_step() -> None:
-        state, total = model.initial_state(32), torch.zeros(())
-        for x in inputs.unbind(1):
-            logits, state, _ = model.step(x, state)
-            total = total + logits.sum()
-        total.backward()
-
-    def lstm_sequence() -> None:
-        state, total = (torch.zeros(32, 100), torch.zeros(32, 100)), torch.zeros(())
-        for x in cell_inputs:
-            state = cell(x, state)
-            total = total + state[0].sum()
-        total.backward()
-
-    functions = {"kernel": ntm_sequence, "kernel steps": ntm_step_by_step, "fused": _in_torch(ntm_sequence),
-                 "lstm": lstm_sequence}
-    return {name: 1e3 * seconds / steps for name, seconds in _seconds_per_call(functions, repeats).items()}
-
-
 def batch_cost(repeats: int) -> dict[str, float]:
-    """CPU milliseconds per training batch of copy (batch 32, lengths 1-20, 41 steps) for the NTM (heads in C, heads
-    in torch operations, and its step compiled by ``torch.compile`` with the heads in torch operations) and the
-    LSTM; and the seconds the compilation took."""
+    """CPU milliseconds per training batch of copy (batch 32, length 20: 41 steps) for the NTM, the NTM with its
+    ``advance`` compiled by ``torch.compile``, and the LSTM; and the seconds the compilation took."""
     batch = copy_task(32, 20, 20, seed=0)
     torch.manual_seed(0)
-    models = {"ntm": NTM(9, 8), "ntm torch heads": NTM(9, 8), "lstm": LSTMBaseline(9, 8, 128)}
+    models = {"ntm": NTM(9, 8), "lstm": LSTMBaseline(9, 8, 128)}
     compiled = NTM(9, 8)
     compiled.advance = torch.compile(compiled.advance, dynamic=False)  # type: ignore[method-assign]
-    models["ntm compiled"] = compiled
     costs = {}
     with one_thread():
         start = time.perf_counter()
-        with _heads_in_torch():
-            sequence_loss(compiled(batch.inputs).logits, batch).backward()
+        sequence_loss(compiled(batch.inputs).logits, batch).backward()
         costs["compile seconds"] = time.perf_counter() - start
+        models["ntm compiled"] = compiled
         for name, model in models.items():
             def train_step(model: torch.nn.Module = model) -> None:
                 out = model(batch.inputs)
                 sequence_loss(out.logits if hasattr(out, "logits") else out, batch).backward()
-            function = train_step if name in ("ntm", "lstm") else _in_torch(train_step)
-            costs[name] = 1e3 * _seconds_per_call({name: function}, repeats, warmup=1, rounds=5)[name]
+            costs[name] = 1e3 * _seconds_per_call({name: train_step}, repeats, warmup=1, rounds=5)[name]
     return costs
 
 
@@ -227,55 +153,31 @@ def main() -> None:
     lines = ["# NTM benchmarks", "",
              (f"Machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
               f"{time.strftime('%Y-%m-%d')}, load average {os.getloadavg()[0]:.1f} at the start. The cores are "
-              "shared with other jobs, so wall times vary; CPU seconds are the time this process ran on a core."), ""]
-    start = time.perf_counter()
-    if not ntm_kernel.available():
-        raise SystemExit(f"the C kernel is not available here: {ntm_kernel.why_unavailable()}")
-    kernel_seconds = time.perf_counter() - start
-    lines += ["## One step, forward + backward (batch 32, N = 128, M = 20, 1 read + 1 write head, LSTM 100)", "",
-              ("First step: from the initial state, whose memory and weightings need no gradient. Mid-sequence: "
-               "every part of the state needs its gradient, as at any later step of training. Heads in C: "
-               "`attnmem.ntm_kernel` (the default; loading it, compiling it first if it was not cached, took "
-               f"{kernel_seconds:.1f} s); in torch: `attnmem.ntm_fused.FusedHeads`, the same hand-written backward "
-               "in torch operations (what runs without a C compiler); readable: autograd through the chapter's "
-               "functions."), "",
-              ("| threads | step | NTM, heads in C (CPU ms) | NTM, heads in torch (CPU ms) | NTM, readable heads "
-               "(CPU ms) | LSTM cell (CPU ms) | ratio C / LSTM cell | ratio torch / LSTM cell | "
-               "ratio readable / LSTM cell |"), "|---|---|---|---|---|---|---|---|---|"]
+              "shared with other jobs, so wall times vary; CPU seconds are the time this process ran on a core."), "",
+             "## One step, forward + backward (batch 32, N = 128, M = 20, 1 read + 1 write head, LSTM 100)", "",
+             ("First step: from the initial state, whose memory and weightings need no gradient. Mid-sequence: "
+              "every part of the state needs its gradient, as at any later step of training. The NTM is autograd "
+              "through the functions of chapter 6, as it always runs."), "",
+             "| threads | step | NTM (CPU ms) | LSTM cell (CPU ms) | ratio |", "|---|---|---|---|---|"]
     for threads in (1, 2):
         row = step_cost(threads, args.repeats)
         for when, label in (("first", "first"), ("mid", "mid-sequence")):
-            kernel, fused, readable = row[f"kernel {when}"], row[f"fused {when}"], row[f"readable {when}"]
-            lstm = row[f"lstm {when}"]
-            lines.append(f"| {threads} | {label} | {kernel:.3f} | {fused:.3f} | {readable:.3f} | {lstm:.3f} | "
-                         f"{kernel / lstm:.2f} | {fused / lstm:.1f} | {readable / lstm:.1f} |")
-    row = sequence_step_cost(max(2, args.repeats // 8))
-    lines += ["", ("Per step of a 20-step sequence unrolled from the initial state, forward + backward (one thread; "
-                   "each step's state gradient flows into the step before it, as in training). The NTM runs as "
-                   "training runs it, `NTM.forward`, whose output layer sees all steps at once; and step by step "
-                   "with `NTM.step`, the output layer at every step:"), "",
-              ("| NTM, heads in C (CPU ms) | NTM step by step, heads in C (CPU ms) | NTM, heads in torch (CPU ms) | "
-               "LSTM cell (CPU ms) | ratio C | ratio C, step by step | ratio torch |"),
-              "|---|---|---|---|---|---|---|",
-              (f"| {row['kernel']:.3f} | {row['kernel steps']:.3f} | {row['fused']:.3f} | {row['lstm']:.3f} | "
-               f"{row['kernel'] / row['lstm']:.2f} | {row['kernel steps'] / row['lstm']:.2f} | "
-               f"{row['fused'] / row['lstm']:.1f} |")]
+            ntm, lstm = row[f"ntm {when}"], row[f"lstm {when}"]
+            lines.append(f"| {threads} | {label} | {ntm:.3f} | {lstm:.3f} | {ntm / lstm:.1f} |")
     start = time.perf_counter()
     row = step_cost(1, args.repeats, compiled=True)
     lines += ["", ("With both steps compiled by `torch.compile`, which fuses the many small operations into a few "
-                   "loops (heads in torch; one thread; compiling and timing these took "
+                   "loops (one thread; compiling and timing these took "
                    f"{time.perf_counter() - start:.0f} s; it needs a C++ compiler):"), "",
-              "| step | NTM, heads in torch, compiled (CPU ms) | LSTM cell, compiled (CPU ms) | ratio |",
-              "|---|---|---|---|"]
+              "| step | NTM, compiled (CPU ms) | LSTM cell, compiled (CPU ms) | ratio |", "|---|---|---|---|"]
     for when, label in (("first", "first"), ("mid", "mid-sequence")):
-        fused, lstm = row[f"fused {when}"], row[f"lstm {when}"]
-        lines.append(f"| {label} | {fused:.3f} | {lstm:.3f} | {fused / lstm:.1f} |")
+        ntm, lstm = row[f"ntm {when}"], row[f"lstm {when}"]
+        lines.append(f"| {label} | {ntm:.3f} | {lstm:.3f} | {ntm / lstm:.1f} |")
     torch.set_num_threads(2)
     costs = batch_cost(max(3, args.repeats // 20))
     lines += ["", "## One training batch of copy (batch 32, length 20 = 41 steps, forward + backward, one thread)", "",
-              "| model | CPU ms per batch |", "|---|---|", f"| NTM, heads in C | {costs['ntm']:.0f} |",
-              f"| NTM, heads in torch | {costs['ntm torch heads']:.0f} |",
-              (f"| NTM, heads in torch, step compiled (compiling took {costs['compile seconds']:.0f} s) | "
+              "| model | CPU ms per batch |", "|---|---|", f"| NTM | {costs['ntm']:.0f} |",
+              (f"| NTM, `advance` compiled by `torch.compile` (compiling took {costs['compile seconds']:.0f} s) | "
                f"{costs['ntm compiled']:.0f} |"),
               f"| LSTM (128) | {costs['lstm']:.0f} |"]
 

@@ -201,11 +201,10 @@ def test_ntm_returns_logits_and_head_activity_as_data(controller):
     assert ((out.erases >= 0) & (out.erases <= 1)).all()
 
 
-@pytest.mark.parametrize("fused", [True, False])
-def test_forward_gives_the_logits_and_state_of_step_by_step(fused):
+def test_forward_gives_the_logits_and_state_of_step_by_step():
     """forward runs the output layer once over all steps; step runs it at each step: the same numbers."""
     torch.manual_seed(0)
-    model = NTM(5, 3, memory_size=10, memory_width=4, controller_size=16, read_heads=2, fused=fused).double()
+    model = NTM(5, 3, memory_size=10, memory_width=4, controller_size=16, read_heads=2).double()
     inputs = torch.rand(2, 6, 5, dtype=torch.float64)
     out = model(inputs)
     state = model.initial_state(2)

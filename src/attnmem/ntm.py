@@ -17,10 +17,9 @@ zero key or an all-zero memory gives a uniform weighting, never NaN) and sharpen
 at most 1e6. The memory starts as a small constant (1e-6), which Collier & Beel (2018), "Implementing Neural
 Turing Machines", found to converge about twice as fast as learned or random initialisation.
 
-``NTM`` is batched over sequences; its ``forward`` returns an ``NTMOutput`` with the logits and, per step, the
-head weightings, the reads and the writes as data. With one write head it runs the heads as one node with a
-hand-written backward pass (``attnmem.ntm_kernel``: compiled C where possible, else ``attnmem.ntm_fused``).
-``LSTMBaseline`` is the memory-less comparison.
+``NTM`` is batched over sequences and runs exactly these functions; its ``forward`` returns an ``NTMOutput`` with
+the logits and, per step, the head weightings, the reads and the writes as data. ``LSTMBaseline`` is the
+memory-less comparison.
 """
 from __future__ import annotations
 
@@ -30,7 +29,6 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from attnmem.ntm_kernel import heads_function
 
 __all__ = [
     "MAX_SHARPNESS",
@@ -208,12 +206,6 @@ class NTM(nn.Module):
     At each step the controller sees the input and the previous reads; one linear layer maps its output to the
     parameters of every head; all heads are addressed on the current memory, the read heads read, the write heads
     erase and add; the output layer sees the controller output and the new reads.
-
-    With one write head (the book's machines) the heads run as one autograd node whose backward pass is written by
-    hand: the same numbers as the readable functions above, at a fraction of the cost on a CPU
-    (``benchmarks/ntm.py``). That node is ``attnmem.ntm_kernel.CompiledHeads``, C compiled on first use, for CPU
-    tensors of float32 or float64 when ``ntm_kernel.available()``; otherwise ``attnmem.ntm_fused.FusedHeads``, the
-    same computation in torch operations. ``fused=False`` runs the readable functions.
     """
 
     def __init__(
@@ -228,7 +220,6 @@ class NTM(nn.Module):
         write_heads: int = 1,
         shift_radius: int = 1,
         memory_init: float = 1e-6,
-        fused: bool = True,
     ) -> None:
         super().__init__()
         for name, value in [("input_size", input_size), ("output_size", output_size), ("memory_size", memory_size),
@@ -236,8 +227,6 @@ class NTM(nn.Module):
                             ("read_heads", read_heads), ("write_heads", write_heads)]:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
-        if not isinstance(fused, bool):
-            raise TypeError(f"fused must be True or False, got {fused!r}")
         if controller not in ("lstm", "feedforward"):
             raise ValueError(f"controller must be 'lstm' or 'feedforward', got {controller!r}")
         if not 0 <= shift_radius <= memory_size:
@@ -247,7 +236,6 @@ class NTM(nn.Module):
         self.read_heads, self.write_heads = read_heads, write_heads
         self.shift_size = 2 * shift_radius + 1
         self.memory_init = float(memory_init)
-        self.fused = fused and write_heads == 1
         self.controller_kind = controller
         controller_input = input_size + read_heads * memory_width
         if controller == "lstm":
@@ -301,19 +289,13 @@ class NTM(nn.Module):
             controller_state: tuple[Tensor, ...] = (h, c)
         else:
             h, controller_state = self.controller(controller_input), ()
-        if self.fused:  # the same numbers as below, one autograd node with a hand-written backward
-            heads = heads_function(state.memory)
-            read_weights, write_weights, reads, memory, erase_add = heads(
-                self.head_layer(h), state.memory, state.read_weights, state.write_weights, self.shift_size, _EPS,
-                MAX_SHARPNESS)
-        else:
-            params, erase, add = self.head_parameters(h)
-            previous = torch.cat([state.read_weights, state.write_weights], dim=1)
-            weights = address(state.memory, params, previous).weights
-            read_weights, write_weights = weights.split([self.read_heads, self.write_heads], dim=1)
-            reads = read_memory(state.memory, read_weights)
-            memory = write_memory(state.memory, write_weights, erase, add)
-            erase_add = torch.stack([erase, add], dim=2)
+        params, erase, add = self.head_parameters(h)
+        previous = torch.cat([state.read_weights, state.write_weights], dim=1)
+        weights = address(state.memory, params, previous).weights
+        read_weights, write_weights = weights.split([self.read_heads, self.write_heads], dim=1)
+        reads = read_memory(state.memory, read_weights)
+        memory = write_memory(state.memory, write_weights, erase, add)
+        erase_add = torch.stack([erase, add], dim=2)
         return h, NTMState(memory, read_weights, write_weights, reads, controller_state), erase_add
 
     def step(self, x: Tensor, state: NTMState) -> tuple[Tensor, NTMState, Tensor]:
