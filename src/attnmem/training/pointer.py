@@ -14,8 +14,10 @@ import torch
 from torch import Tensor
 
 from attnmem.pointer import PointerNetwork, Pointed, repeated_indices
+from attnmem.seq2seq import Seq2Seq, greedy_batch
 from attnmem.tasks import geometry
-from attnmem.tasks.geometry import PointBatch
+from attnmem.tasks.geometry import SORT_VALUES, PointBatch
+from attnmem.tasks.translation import Batch, Vocab
 from attnmem.training import History, fit
 
 __all__ = [
@@ -30,6 +32,8 @@ __all__ = [
     "hull_metrics",
     "tsp_metrics",
     "evaluate",
+    "position_vocabulary_batch",
+    "position_vocabulary_accuracy",
 ]
 
 #: task name -> (generator, whether its outputs close where they began)
@@ -172,3 +176,41 @@ def train(config: dict[str, Any], seed: int, progress: bool = True) -> tuple[Poi
     facts = {"steps": history.steps, "cpu_seconds": round(time.process_time() - start, 1),
              "final_loss": round(sum(r["loss"] for r in history.train[-50:]) / len(history.train[-50:]), 4)}
     return model, facts
+
+
+# --- the baseline: chapter 3's sequence-to-sequence model with a fixed vocabulary of positions ----------------------
+def position_vocabulary_batch(batch: PointBatch, positions: int) -> Batch:
+    """A sorting batch as token ids for ``attnmem.seq2seq``: each number k/100 is the source word k, each output
+    position p < ``positions`` the target word p (after the four special words); a position the vocabulary cannot
+    name becomes ``<unk>``, so it can never be output correctly."""
+    specials = len(Vocab.SPECIALS)
+    rows = range(batch.points.shape[0])
+    sources = [[round(float(v) * SORT_VALUES) + specials for v in batch.points[b, : int(batch.lengths[b]), 0]] +
+               [Vocab.EOS] for b in rows]
+    targets = [[p + specials if p < positions else Vocab.UNK for p in batch.targets[b, : int(batch.target_lengths[b])].tolist()]
+               for b in rows]
+
+    def pad(sequences: list[list[int]]) -> Tensor:
+        out = torch.full((len(sequences), max(len(x) for x in sequences)), Vocab.PAD, dtype=torch.long)
+        for b, x in enumerate(sequences):
+            out[b, : len(x)] = torch.tensor(x)
+        return out
+
+    src = pad(sources)
+    tgt_out = pad([t + [Vocab.EOS] for t in targets])
+    return Batch(src, torch.tensor([len(x) for x in sources]), src != Vocab.PAD, pad([[Vocab.BOS] + t for t in targets]),
+                 tgt_out, tgt_out != Vocab.PAD)
+
+
+def position_vocabulary_accuracy(model: Seq2Seq, batch: PointBatch, positions: int) -> float:
+    """The fraction of examples the sequence-to-sequence model sorts exactly (greedy, then compared with the
+    positions themselves: an example whose answer needs a position the vocabulary lacks is never right)."""
+    tokens = position_vocabulary_batch(batch, positions)
+    ids, _ = greedy_batch(model, tokens.src, tokens.src_lengths, max_length=int(batch.lengths.max()) + 1)
+    specials = len(Vocab.SPECIALS)
+    right = []
+    for b in range(ids.shape[0]):
+        want = batch.targets[b, : int(batch.target_lengths[b])].tolist() + [Vocab.EOS - specials]
+        got = (ids[b, : len(want)] - specials).tolist()
+        right.append(got == want)
+    return float(np.mean(right))

@@ -1,0 +1,100 @@
+"""Pointer networks: accuracy and area coverage of the hull model against n, tour ratios, costs.
+
+    python benchmarks/pointer.py [--out benchmarks/results/pointer.md] [--threads 1] [--count 500]
+
+1. the shipped ``pointer_hull`` and ``pointer_hull_unmasked`` models on fresh point sets of n = 5 .. 50 (trained on
+   5-20): exact accuracy, area coverage, the fraction of outputs that are not simple polygons and the points
+   repeated per output, beside Vinyals et al.'s Table 1 where it has the size;
+2. the shipped ``pointer_tsp`` model (trained on 5-10) at n = 5, 10 (against the Held–Karp optimum) and 20 (against
+   nearest neighbour + 2-opt), greedy and with a beam of 5, beside the paper's Table 2;
+3. the CPU seconds of each zoo model's training (from its manifest), the milliseconds of one training step, and the
+   CPU seconds Held–Karp takes to label 10,000 tours of 10 points.
+CPU seconds are process time (the machine is shared, so wall time would overstate them).
+"""
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import time
+
+import numpy as np
+import torch
+from _publish import publish
+
+from attnmem import zoo
+from attnmem.tasks import geometry
+from attnmem.training import pointer as T
+
+#: Vinyals et al. (2015), Table 1: Ptr-Net trained on 5-50 points, (accuracy, area coverage) by n
+PAPER_HULL = {5: (0.920, 0.996), 10: (0.870, 0.998), 50: (0.696, 0.999)}
+#: Vinyals et al. (2015), Table 2: (optimal, Ptr-Net) mean tour length; at 20 the Ptr-Net was trained on 5-20
+PAPER_TSP = {5: (2.12, 2.12), 10: (2.87, 2.88), 20: (3.82, 3.88)}
+
+
+def ms_per_step(config: dict, repeats: int = 20) -> float:
+    torch.manual_seed(0)
+    model = T.build(config)
+    optimizer = torch.optim.Adam(model.parameters(), 1e-3)
+    task, _ = T.TASKS[config["task"]]
+    batch = task(config["batch_size"], tuple(config["train_sizes"]), seed=0)
+    samples = []
+    for _ in range(repeats + 1):
+        start = time.process_time()
+        loss, _ = T.pointer_loss(model, batch)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        samples.append((time.process_time() - start) * 1e3)
+    return statistics.median(samples[1:])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", default=None)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--count", type=int, default=500, help="test examples per size")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    lines = ["# Pointer networks (chapter 11)", "",
+             f"{platform.machine()}, torch {torch.__version__}, {args.threads} thread(s); {args.count} fresh examples "
+             f"per size; CPU seconds are process time.", ""]
+
+    hull, unmasked = zoo.load("pointer_hull"), zoo.load("pointer_hull_unmasked")
+    lines += ["## Convex hull (trained on 5-20 points)", "",
+              "| n | accuracy | area coverage | not simple | paper accuracy / coverage (trained 5-50) "
+              "| without mask: accuracy | coverage | repeats per output |",
+              "|---|---|---|---|---|---|---|---|"]
+    for n in (5, 10, 15, 20, 30, 40, 50):
+        batch = geometry.hull_task(args.count, n, seed=5000 + n)
+        masked, free = T.hull_metrics(hull, batch), T.hull_metrics(unmasked, batch)
+        paper = f"{PAPER_HULL[n][0]:.1%} / {PAPER_HULL[n][1]:.1%}" if n in PAPER_HULL else ""
+        lines.append(f"| {n} | {masked['accuracy']:.1%} | {masked['coverage']:.2%} | {masked['not_simple']:.1%} | "
+                     f"{paper} | {free['accuracy']:.1%} | {free['coverage']:.2%} | {free['repeats']:.2f} |")
+
+    tsp = zoo.load("pointer_tsp")
+    lines += ["", "## Travelling salesman (trained on 5-10 points, optimal tours as targets)", "",
+              "| n | reference | reference length | greedy length | greedy / reference | beam 5 length "
+              "| beam 5 / reference | paper optimum / Ptr-Net |",
+              "|---|---|---|---|---|---|---|---|"]
+    for n in (5, 10, 20):
+        batch = geometry.tsp_task(args.count, n, seed=6000 + n)
+        greedy, beam = T.tsp_metrics(tsp, batch), T.tsp_metrics(tsp, batch, beam_size=5)
+        reference = "Held–Karp optimum" if n <= geometry.HELD_KARP_MAX else "nearest neighbour + 2-opt"
+        lines.append(f"| {n} | {reference} | {beam['reference']:.3f} | {greedy['length']:.3f} | {greedy['ratio']:.4f} "
+                     f"| {beam['length']:.3f} | {beam['ratio']:.4f} | {PAPER_TSP[n][0]} / {PAPER_TSP[n][1]} |")
+
+    lines += ["", "## Costs", "", "| what | CPU seconds | steps | ms per training step |", "|---|---|---|---|"]
+    for name in ("pointer_hull", "pointer_hull_unmasked", "pointer_tsp"):
+        record = zoo.manifest(name)
+        lines.append(f"| train `{name}` | {record['cpu_seconds']:.0f} | {record['steps']} | "
+                     f"{ms_per_step(zoo.recipe(name).config):.1f} |")
+    points = np.random.default_rng(0).random((10000, 10, 2))
+    start = time.process_time()
+    geometry.held_karp(points)
+    lines.append(f"| Held–Karp, 10,000 optimal tours of 10 points | {time.process_time() - start:.1f} | | |")
+    publish("\n".join(lines) + "\n", args.out)
+
+
+if __name__ == "__main__":
+    main()
