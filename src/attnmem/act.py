@@ -27,6 +27,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from attnmem import checks
+
 __all__ = [
     "ACTOutput",
     "make_cell",
@@ -58,29 +60,12 @@ def make_cell(kind: str, input_size: int, hidden_size: int) -> nn.Module:
     return CELLS[kind](input_size, hidden_size)
 
 
-def _check_sizes(**sizes: int) -> None:
-    for name, value in sizes.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
-
-
-def _check_inputs(inputs: Tensor, input_size: int) -> None:
-    if not isinstance(inputs, Tensor) or inputs.dim() != 3 or inputs.shape[-1] != input_size:
-        shape = tuple(inputs.shape) if isinstance(inputs, Tensor) else type(inputs).__name__
-        raise ValueError(
-            f"inputs must be a (batch, steps, {input_size}) tensor, got {shape}; a single vector x of one step "
-            f"is x.view(1, 1, -1)"
-        )
-    if inputs.shape[0] == 0 or inputs.shape[1] == 0:
-        raise ValueError(f"inputs {tuple(inputs.shape)} are empty: give at least one sequence of one step")
-
-
 class _Recurrent(nn.Module):
     """The parts both networks share: a cell that reads [x, flag], a linear output layer, the state layout."""
 
     def __init__(self, input_size: int, hidden_size: int, output_size: int, cell: str) -> None:
         super().__init__()
-        _check_sizes(input_size=input_size, hidden_size=hidden_size, output_size=output_size)
+        checks.positive_sizes(input_size=input_size, hidden_size=hidden_size, output_size=output_size)
         self.input_size, self.hidden_size, self.output_size = input_size, hidden_size, output_size
         self.cell = make_cell(cell, input_size + 1, hidden_size)  # +1: the first-step flag
         self.is_lstm = isinstance(self.cell, nn.LSTMCell)
@@ -129,7 +114,7 @@ class AdaptiveRNN(_Recurrent):
         halting_bias: float = 1.0,
     ) -> None:
         super().__init__(input_size, hidden_size, output_size, cell)
-        _check_sizes(max_steps=max_steps)
+        checks.positive_sizes(max_steps=max_steps)
         if not 0.0 < epsilon < 1.0:
             raise ValueError(f"epsilon must be in (0, 1), got {epsilon}; the paper uses 0.01")
         self.max_steps, self.epsilon = max_steps, epsilon
@@ -169,7 +154,7 @@ class AdaptiveRNN(_Recurrent):
 
     def forward(self, inputs: Tensor, state: State | None = None) -> ACTOutput:
         """Run over ``inputs`` (B, T, input_size), pondering at every input step; returns an ``ACTOutput``."""
-        _check_inputs(inputs, self.input_size)
+        checks.step_inputs(inputs, self.input_size)
         state = self.initial_state(inputs.shape[0]) if state is None else state
         results = []
         for t in range(inputs.shape[1]):
@@ -188,11 +173,11 @@ class FixedStepRNN(_Recurrent):
 
     def __init__(self, input_size: int, hidden_size: int, output_size: int, cell: str = "rnn", steps: int = 1) -> None:
         super().__init__(input_size, hidden_size, output_size, cell)
-        _check_sizes(steps=steps)
+        checks.positive_sizes(steps=steps)
         self.steps = steps
 
     def forward(self, inputs: Tensor, state: State | None = None) -> ACTOutput:
-        _check_inputs(inputs, self.input_size)
+        checks.step_inputs(inputs, self.input_size)
         batch, length = inputs.shape[:2]
         state = self.initial_state(batch) if state is None else state
         outputs = []

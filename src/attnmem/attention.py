@@ -23,6 +23,9 @@ from typing import Callable, NamedTuple
 import torch
 from torch import Tensor, nn
 
+from attnmem import checks
+from attnmem.checks import AttentionShapeError
+
 __all__ = [
     "AttentionShapeError",
     "Attended",
@@ -42,49 +45,11 @@ __all__ = [
 ScoreFunction = Callable[[Tensor, Tensor], Tensor]
 
 
-class AttentionShapeError(ValueError):
-    """Raised when the tensors given to an attention function do not fit together."""
-
-
 class Attended(NamedTuple):
     """What attention returns: the context vectors and the weights that made them."""
 
     context: Tensor  # (..., queries, d_value)
     weights: Tensor  # (..., queries, positions); each row is a distribution (or all zeros if fully masked)
-
-
-def _describe(t: Tensor) -> str:
-    return "(" + ", ".join(str(s) for s in t.shape) + ")"
-
-
-def _check_sequence(name: str, t: object, meaning: str) -> None:
-    if not isinstance(t, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of shape {meaning}, got {type(t).__name__}")
-    if t.dim() < 2:
-        raise AttentionShapeError(
-            f"{name} has shape {_describe(t)} but needs at least two dimensions {meaning}; "
-            f"for a single vector use {name}.unsqueeze(0)"
-        )
-    if not t.is_floating_point():
-        raise TypeError(f"{name} must hold floating point numbers, got dtype {t.dtype}; use {name}.float()")
-
-
-def _check_query_keys(query: Tensor, keys: Tensor, *, same_size: bool) -> None:
-    _check_sequence("query", query, "(..., queries, d_query)")
-    _check_sequence("keys", keys, "(..., positions, d_key)")
-    if same_size and query.shape[-1] != keys.shape[-1]:
-        raise AttentionShapeError(
-            f"query has {query.shape[-1]} features per vector but keys have {keys.shape[-1]}: dot-product "
-            f"scores need equal sizes (query {_describe(query)}, keys {_describe(keys)}); "
-            f"use general_scores or additive_scores to compare vectors of different sizes"
-        )
-    try:
-        torch.broadcast_shapes(query.shape[:-2], keys.shape[:-2])
-    except RuntimeError:
-        raise AttentionShapeError(
-            f"the batch dimensions of query {_describe(query)} and keys {_describe(keys)} do not broadcast; "
-            f"they must agree on everything but the last two dimensions"
-        ) from None
 
 
 def masked_softmax(scores: Tensor, mask: Tensor | None = None, dim: int = -1) -> Tensor:
@@ -93,19 +58,8 @@ def masked_softmax(scores: Tensor, mask: Tensor | None = None, dim: int = -1) ->
     ``mask`` is boolean and broadcasts to ``scores``; ``True`` marks a visible position. A row whose positions are
     all masked gets all-zero weights (not NaN), so padding rows are harmless downstream.
     """
-    if not isinstance(scores, Tensor) or not scores.is_floating_point():
-        raise TypeError("scores must be a floating point torch.Tensor")
+    checks.softmax_arguments(scores, mask)
     if mask is not None:
-        if not isinstance(mask, Tensor) or mask.dtype != torch.bool:
-            got = mask.dtype if isinstance(mask, Tensor) else type(mask).__name__
-            raise TypeError(f"mask must be a bool tensor (True = visible), got {got}; use mask.bool()")
-        try:
-            torch.broadcast_shapes(mask.shape, scores.shape)
-        except RuntimeError:
-            raise AttentionShapeError(
-                f"mask of shape {_describe(mask)} does not broadcast to the scores {_describe(scores)}; "
-                f"a key-padding mask usually has shape (batch, 1, positions)"
-            ) from None
         scores = scores.masked_fill(~mask, float("-inf"))
     peak = scores.amax(dim=dim, keepdim=True).detach()
     peak = torch.where(torch.isfinite(peak), peak, torch.zeros_like(peak))
@@ -116,25 +70,19 @@ def masked_softmax(scores: Tensor, mask: Tensor | None = None, dim: int = -1) ->
 
 def dot_scores(query: Tensor, keys: Tensor) -> Tensor:
     """Dot-product scores q · k (Luong et al. 2015, "dot")."""
-    _check_query_keys(query, keys, same_size=True)
+    checks.query_and_keys(query, keys, same_size=True)
     return query @ keys.transpose(-1, -2)
 
 
 def scaled_dot_scores(query: Tensor, keys: Tensor) -> Tensor:
     """Scaled dot-product scores q · k / sqrt(d) (Vaswani et al. 2017, Eq. 1)."""
-    _check_query_keys(query, keys, same_size=True)
+    checks.query_and_keys(query, keys, same_size=True)
     return query @ keys.transpose(-1, -2) / math.sqrt(query.shape[-1])
 
 
 def general_scores(query: Tensor, keys: Tensor, weight: Tensor) -> Tensor:
     """Bilinear scores q W k (Luong et al. 2015, "general"); ``weight`` has shape ``(d_query, d_key)``."""
-    _check_query_keys(query, keys, same_size=False)
-    expected = (query.shape[-1], keys.shape[-1])
-    if weight.dim() != 2 or tuple(weight.shape) != expected:
-        raise AttentionShapeError(
-            f"weight has shape {_describe(weight)} but must be (d_query, d_key) = {expected} "
-            f"for query {_describe(query)} and keys {_describe(keys)}"
-        )
+    checks.general_weight(query, keys, weight)
     return (query @ weight) @ keys.transpose(-1, -2)
 
 
@@ -143,17 +91,7 @@ def additive_scores(query: Tensor, keys: Tensor, w_query: Tensor, w_key: Tensor,
 
     ``w_query`` is ``(d_query, hidden)``, ``w_key`` is ``(d_key, hidden)`` and ``v`` is ``(hidden,)``.
     """
-    _check_query_keys(query, keys, same_size=False)
-    hidden = v.shape[-1] if v.dim() == 1 else None
-    if hidden is None or tuple(w_query.shape) != (query.shape[-1], hidden) or tuple(w_key.shape) != (
-        keys.shape[-1],
-        hidden,
-    ):
-        raise AttentionShapeError(
-            f"additive scores need w_query (d_query, hidden), w_key (d_key, hidden) and v (hidden,); got "
-            f"w_query {_describe(w_query)}, w_key {_describe(w_key)}, v {_describe(v)} for query "
-            f"{_describe(query)} and keys {_describe(keys)}"
-        )
+    checks.additive_weights(query, keys, w_query, w_key, v)
     projected_query = (query @ w_query).unsqueeze(-2)  # (..., Q, 1, H)
     projected_keys = (keys @ w_key).unsqueeze(-3)  # (..., 1, K, H)
     return torch.tanh(projected_query + projected_keys) @ v  # (..., Q, K)
@@ -172,13 +110,7 @@ def attend(
     ``(..., queries, positions)``. ``score`` is any function ``(query, keys) -> scores``, such as
     ``dot_scores`` or a ``GeneralScore`` / ``AdditiveScore`` module.
     """
-    _check_sequence("values", values, "(..., positions, d_value)")
-    _check_sequence("keys", keys, "(..., positions, d_key)")
-    if values.shape[-2] != keys.shape[-2]:
-        raise AttentionShapeError(
-            f"keys have {keys.shape[-2]} positions but values have {values.shape[-2]} "
-            f"(keys {_describe(keys)}, values {_describe(values)}); every key needs exactly one value"
-        )
+    checks.keys_and_values(keys, values)
     scores = score(query, keys)
     weights = masked_softmax(scores, mask)
     return Attended(context=weights @ values, weights=weights)

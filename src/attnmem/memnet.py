@@ -32,6 +32,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from attnmem import checks
 from attnmem.attention import masked_softmax
 from attnmem.tasks.babi import BabiBatch, Sample, Vocabulary, vectorize
 
@@ -116,10 +117,7 @@ class MemN2N(nn.Module):
             raise ValueError(f"encoding must be one of {ENCODINGS}, got {encoding!r}")
         if tying not in TYINGS:
             raise ValueError(f"tying must be one of {TYINGS}, got {tying!r}")
-        for name, value in (("vocab_size", vocab_size), ("dim", dim), ("hops", hops), ("memory_size", memory_size),
-                            ("models", models)):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        checks.positive_sizes(vocab_size=vocab_size, dim=dim, hops=hops, memory_size=memory_size, models=models)
         self.vocab_size, self.dim, self.hops, self.memory_size = vocab_size, dim, hops, memory_size
         self.encoding, self.temporal, self.tying, self.models = encoding, temporal, tying, models
         self.empty_memory = empty_memory

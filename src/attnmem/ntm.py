@@ -29,6 +29,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from attnmem import checks
+
 
 __all__ = [
     "MAX_SHARPNESS",
@@ -52,22 +54,12 @@ MAX_SHARPNESS = 1e6
 _EPS = 1e-8
 
 
-def _shape(t: Tensor) -> str:
-    return "(" + ", ".join(str(s) for s in t.shape) + ")"
-
-
 def content_addressing(memory: Tensor, key: Tensor, beta: Tensor) -> Tensor:
     """Content weighting (Graves et al. 2014, Eqs. 5-6): softmax over locations of ``beta * cos(key, M_i)``.
 
     ``memory`` (B, N, W), ``key`` (B, H, W) for H heads, ``beta`` (B, H) >= 0; returns (B, H, N).
     """
-    if memory.dim() != 3:
-        raise ValueError(f"memory must be (batch, locations, width), got {_shape(memory)}")
-    if not (key.dim() == 3 and key.shape[0] == memory.shape[0] and key.shape[2] == memory.shape[2]):
-        raise ValueError(f"key must be (batch, heads, width) = ({memory.shape[0]}, H, {memory.shape[2]}) to match "
-                         f"the memory {_shape(memory)}, got {_shape(key)}")
-    if beta.shape != key.shape[:2]:
-        raise ValueError(f"beta must be (batch, heads) = {tuple(key.shape[:2])}, got {_shape(beta)}")
+    checks.content_arguments(memory, key, beta)
     dot = torch.bmm(key, memory.transpose(1, 2))  # (B, H, N)
     # 1 / sqrt(|x|^2 + eps^2): about 1 / (|x| + eps), and finite, with a zero gradient, at x = 0
     inverse_key_norm = torch.rsqrt(key.square().sum(-1) + _EPS**2)  # (B, H)
@@ -78,11 +70,7 @@ def content_addressing(memory: Tensor, key: Tensor, beta: Tensor) -> Tensor:
 
 def interpolate(content: Tensor, previous: Tensor, gate: Tensor) -> Tensor:
     """Interpolation gate (Eq. 7): ``g * w^c + (1 - g) * w_prev``; ``gate`` (B, H) in [0, 1], weightings (B, H, N)."""
-    if content.shape != previous.shape:
-        raise ValueError(f"content {_shape(content)} and previous weighting {_shape(previous)} must have the same "
-                         "shape")
-    if gate.shape != content.shape[:2]:
-        raise ValueError(f"gate must be (batch, heads) = {tuple(content.shape[:2])}, got {_shape(gate)}")
+    checks.interpolation_arguments(content, previous, gate)
     return torch.lerp(previous, content, gate.unsqueeze(-1))
 
 
@@ -92,17 +80,8 @@ def shift(weights: Tensor, shift_weights: Tensor) -> Tensor:
     ``weights`` (B, H, N); ``shift_weights`` (B, H, 2r + 1), a distribution over the shifts -r, ..., 0, ..., r in
     that order (so all mass on the last entry moves every weight one location forward). Needs r <= N.
     """
-    if weights.dim() != 3:
-        raise ValueError(f"weights must be (batch, heads, locations), got {_shape(weights)}")
-    if not (shift_weights.dim() == 3 and shift_weights.shape[:2] == weights.shape[:2]
-            and shift_weights.shape[2] % 2 == 1):
-        raise ValueError(f"shift_weights must be (batch, heads, 2r + 1) with batch and heads "
-                         f"{tuple(weights.shape[:2])}, got {_shape(shift_weights)}")
-    radius = shift_weights.shape[-1] // 2
-    if radius > weights.shape[-1]:
-        raise ValueError(f"a shift radius of {radius} needs at least {radius} locations, "
-                         f"the weighting has {weights.shape[-1]}")
-    size = weights.shape[-1]
+    checks.shift_arguments(weights, shift_weights)
+    radius, size = shift_weights.shape[-1] // 2, weights.shape[-1]
     # Pad circularly once, padded_j = w_{(j - r) mod N}; then the slice that starts at r - k holds w_{i-k} at entry i,
     # and the convolution is 2r + 1 weighted slices: no index arithmetic, no loop over locations.
     padded = torch.cat([weights[..., size - radius :], weights, weights[..., :radius]], dim=-1)
@@ -118,8 +97,7 @@ def sharpen(weights: Tensor, gamma: Tensor) -> Tensor:
     is zero, and the softmax subtracts the row's largest entry before exponentiating, so the result is a
     distribution for any gamma up to ``MAX_SHARPNESS``.
     """
-    if gamma.shape != weights.shape[:2]:
-        raise ValueError(f"gamma must be (batch, heads) = {tuple(weights.shape[:2])}, got {_shape(gamma)}")
+    checks.sharpening_arguments(weights, gamma)
     logs = torch.log(weights.clamp_min(torch.finfo(weights.dtype).tiny))
     return torch.softmax(gamma.clamp(1.0, MAX_SHARPNESS).unsqueeze(-1) * logs, dim=-1)
 
@@ -153,29 +131,19 @@ def address(memory: Tensor, params: HeadParameters, previous: Tensor) -> Address
 
 def read_memory(memory: Tensor, weights: Tensor) -> Tensor:
     """Reads (Eq. 2): ``r = sum_i w_i M_i`` for R read heads; ``weights`` (B, R, N) -> (B, R, W)."""
-    if not (weights.dim() == 3 and weights.shape[0] == memory.shape[0] and weights.shape[2] == memory.shape[1]):
-        raise ValueError(f"read weights must be (batch, heads, locations) matching memory {_shape(memory)}, "
-                         f"got {_shape(weights)}")
-    return torch.bmm(weights, memory)
+    checks.read_arguments(memory, weights)
+    return weights @ memory
 
 
 def write_memory(memory: Tensor, weights: Tensor, erase: Tensor, add: Tensor) -> Tensor:
-    """Erase then add (Eqs. 3-4) for W write heads: ``M <- M * prod_h (1 - w_h e_h^T) + sum_h w_h a_h^T``.
+    """Erase then add (Eqs. 3-4) for W write heads: ``M <- M ∘ prod_h (1 - w_h e_h^T) + sum_h w_h a_h^T``.
 
     ``weights`` (B, W, N); ``erase`` (B, W, width) in [0, 1]; ``add`` (B, W, width). Returns the new memory.
     """
-    if not (weights.dim() == 3 and weights.shape[0] == memory.shape[0] and weights.shape[2] == memory.shape[1]):
-        raise ValueError(f"write weights must be (batch, heads, locations) matching memory {_shape(memory)}, "
-                         f"got {_shape(weights)}")
-    expected = (*weights.shape[:2], memory.shape[2])
-    if not (erase.shape == expected and add.shape == expected):
-        raise ValueError(f"erase and add must be (batch, heads, width) = {expected}, "
-                         f"got {_shape(erase)} and {_shape(add)}")
-    if weights.shape[1] == 1:  # the common case: M - M * (w e^T) + w a^T, as two outer products
-        columns = weights.transpose(1, 2)
-        return torch.addcmul(torch.baddbmm(memory, columns, add), memory, torch.bmm(columns, erase), value=-1.0)
-    keep = (1.0 - weights.unsqueeze(-1) * erase.unsqueeze(-2)).prod(dim=1)
-    return memory * keep + torch.bmm(weights.transpose(1, 2), add)
+    checks.write_arguments(memory, weights, erase, add)
+    w, e, a = weights.unsqueeze(-1), erase.unsqueeze(-2), add.unsqueeze(-2)  # w_h as columns, e_h and a_h as rows
+    erased = memory * (1 - w * e).prod(dim=1)  # Eq. 3: M_i ∘ prod_h (1 - w_h(i) e_h)
+    return erased + (w * a).sum(dim=1)  # Eq. 4: + sum_h w_h(i) a_h
 
 
 class NTMState(NamedTuple):
@@ -222,11 +190,9 @@ class NTM(nn.Module):
         memory_init: float = 1e-6,
     ) -> None:
         super().__init__()
-        for name, value in [("input_size", input_size), ("output_size", output_size), ("memory_size", memory_size),
-                            ("memory_width", memory_width), ("controller_size", controller_size),
-                            ("read_heads", read_heads), ("write_heads", write_heads)]:
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        checks.positive_sizes(input_size=input_size, output_size=output_size, memory_size=memory_size,
+                              memory_width=memory_width, controller_size=controller_size, read_heads=read_heads,
+                              write_heads=write_heads)
         if controller not in ("lstm", "feedforward"):
             raise ValueError(f"controller must be 'lstm' or 'feedforward', got {controller!r}")
         if not 0 <= shift_radius <= memory_size:
@@ -308,11 +274,7 @@ class NTM(nn.Module):
 
         The same numbers as ``step`` at every time step, but the output layer runs once over all steps (one matrix
         product instead of T small ones, forward and backward)."""
-        if inputs.dim() != 3 or inputs.shape[-1] != self.input_size:
-            raise ValueError(f"inputs must be (batch, steps, {self.input_size}), got {_shape(inputs)}; "
-                             f"build the NTM with input_size={inputs.shape[-1]} for this task")
-        if inputs.shape[1] == 0:
-            raise ValueError(f"inputs must have at least one time step, got {_shape(inputs)}")
+        checks.step_inputs(inputs, self.input_size)
         state = self.initial_state(inputs.shape[0], memory_size)
         hidden, read_w, write_w, reads, writes = [], [], [], [], []
         for x in inputs.unbind(1):
@@ -339,6 +301,5 @@ class LSTMBaseline(nn.Module):
 
     def forward(self, inputs: Tensor) -> Tensor:
         """``inputs`` (B, T, input_size) -> logits (B, T, output_size)."""
-        if inputs.dim() != 3 or inputs.shape[-1] != self.input_size:
-            raise ValueError(f"inputs must be (batch, steps, {self.input_size}), got {_shape(inputs)}")
+        checks.step_inputs(inputs, self.input_size)
         return self.output_layer(self.lstm(inputs)[0])
