@@ -131,7 +131,8 @@ def test_retargeting_a_copy_leaves_the_old_address_nowhere(tmp_path):
     holding_old = []
     for path in copy.rglob("*"):
         if path.is_file() and path.suffix not in (".pt", ".png", ".zip"):
-            if old.owner_repo in path.read_text(errors="replace"):
+            text = path.read_text(errors="replace")
+            if old.owner_repo in text or old.pages in text:
                 holding_old.append(str(path.relative_to(copy)))
     assert not holding_old, f"still pointing at {old.owner_repo}: {holding_old}"
     setup = "".join(json.loads((copy / "colab" / "01_attention_as_soft_lookup.ipynb").read_text())["cells"][1]["source"])
@@ -139,6 +140,7 @@ def test_retargeting_a_copy_leaves_the_old_address_nowhere(tmp_path):
     chapter = (copy / "notebooks" / "05_memory_networks.ipynb").read_text()
     assert new.colab_link("colab/05_memory_networks.ipynb") in chapter
     assert new.requirement == f"attnmem @ git+https://github.com/dummy-owner/dummy-book@{old.release}"
+    assert "baseurl: https://dummy-owner.github.io/dummy-book/" in (copy / "_config.yml").read_text()
 
 
 def test_retarget_refuses_an_address_colab_cannot_open():

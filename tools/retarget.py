@@ -4,7 +4,8 @@
     python tools/retarget.py                                  # after a version bump: every copy brought in line
 
 The address is configured in one place, ``_config.yml``'s ``repository.url``; the release a reader installs is the
-git tag ``v<version>`` of ``pyproject.toml``'s version. Everything else holds copies of the two, and this command
+git tag ``v<version>`` of ``pyproject.toml``'s version; the rendered book is at ``html.baseurl``, which follows the
+repository when it is the repository's GitHub Pages address. Everything else holds copies of the two, and this command
 rewrites them: the setup cell of every chapter (written whole from ``SETUP_CELL``, so a new chapter may start from
 any copy) and of every student notebook, each chapter's "Open in Colab" link (added under the title if missing), the
 instructor's exercise listing (``course/exercises.md``), the README, and the Colab editions (``colab/``, regenerated
@@ -25,7 +26,6 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 GITHUB = re.compile(r"^https://github\.com/(?P<owner>[\w.-]+)/(?P<name>[\w.-]+)$")
-URL_LINE = re.compile(r"^(?P<indent>\s+url:\s*)(?P<url>\S+)\s*$", re.M)
 # Files that hold copies of the address, relative to the repository root (colab/ is regenerated instead).
 COPIES = ("notebooks/*.ipynb", "course/*.ipynb", "course/exercises.md", "README.md", "CONTRIBUTING.md", "book/*.md")
 
@@ -49,6 +49,12 @@ class Address:
     def colab_link(self, notebook: str) -> str:
         """The Colab URL that opens ``notebook`` (a path in the repository) as it is at this release."""
         return f"{self.colab}/github/{self.owner_repo}/blob/{self.release}/{notebook}"
+
+    @property
+    def pages(self) -> str:
+        """The book's address on GitHub Pages, where a fork's build is published by default."""
+        owner, name = self.owner_repo.split("/")
+        return f"https://{owner.lower()}.github.io/{name}/"
 
     @property
     def requirement(self) -> str:
@@ -79,15 +85,15 @@ def address(root: Path = ROOT) -> Address:
     )
 
 
-def _set_config_url(root: Path, url: str) -> None:
-    """Rewrite ``repository.url`` in ``_config.yml`` in place, keeping its comments."""
+def _set_config(root: Path, section: str, key: str, value: str) -> None:
+    """Rewrite ``section.key`` in ``_config.yml`` in place, keeping its comments."""
     path = root / "_config.yml"
     text = path.read_text()
-    block = re.search(r"^repository:\n((?:[ \t]+.*\n|\s*\n)*)", text, re.M)
-    line = URL_LINE.search(text, block.start(1), block.end(1)) if block else None
+    block = re.search(rf"^{section}:\n((?:[ \t]+.*\n|\s*\n)*)", text, re.M)
+    line = re.compile(rf"^\s+{key}:\s*(?P<value>\S+)\s*$", re.M).search(text, block.start(1), block.end(1)) if block else None
     if line is None:
-        raise RetargetError(f"{path}: found no `url:` line under `repository:`; add one, e.g. `  url: {url}`")
-    path.write_text(text[: line.start("url")] + url + text[line.end("url") :])
+        raise RetargetError(f"{path}: found no `{key}:` line under `{section}:`; add one, e.g. `  {key}: {value}`")
+    path.write_text(text[: line.start("value")] + value + text[line.end("value") :])
 
 
 def rewrite_copies(root: Path, old: Address, new: Address) -> list[Path]:
@@ -96,7 +102,7 @@ def rewrite_copies(root: Path, old: Address, new: Address) -> list[Path]:
     for pattern in COPIES:
         for path in sorted(root.glob(pattern)):
             text = path.read_text()
-            updated = text.replace(old.owner_repo, new.owner_repo)
+            updated = text.replace(old.pages, new.pages).replace(old.owner_repo, new.owner_repo)
             updated = re.sub(r'(RELEASE = \\?")v[\w.-]+(\\?")', rf"\g<1>{new.release}\g<2>", updated)
             updated = updated.replace(f"/blob/{old.release}/", f"/blob/{new.release}/")
             if updated != text:
@@ -156,9 +162,12 @@ def retarget(root: Path, url: str | None, released: str | None = None) -> list[P
         found = re.search(r'RELEASE = \\"(v[\w.-]+)\\"', setup)
         released = found.group(1) if found else old.release
     old = Address(old.repository, old.colab, released)
+    book = (yaml.safe_load((root / "_config.yml").read_text()).get("html") or {}).get("baseurl")
     if url is not None:
-        _set_config_url(root, check_repository(url))
+        _set_config(root, "repository", "url", check_repository(url))
     new = address(root)
+    if book == old.pages and new.pages != old.pages:  # published on the old repository's Pages: the fork's own
+        _set_config(root, "html", "baseurl", new.pages)
     changed = rewrite_copies(root, old, new)
     changed += [path for path in sorted((root / "notebooks").glob("*.ipynb")) if sync_chapter(path, new)]
     sys.path.insert(0, str(root / "tools"))
