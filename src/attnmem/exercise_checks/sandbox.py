@@ -55,7 +55,6 @@ TIME_LIMIT_S = 30.0
 #: Characters of what the reader's function prints that are shown with the result.
 PRINT_SHOWN = 600
 _DEPTH = 8  # how deeply nested a result may be
-_WORKER_GONE = "worker ended"
 
 
 class Problem(Exception):
@@ -286,10 +285,12 @@ def _where(error: BaseException, fn: Callable[..., Any]) -> str:
 
 
 def _same(a: Tensor, b: Tensor) -> bool:
+    """Bit for bit (so that NaN equals NaN): has the reader's function left this input as it was?"""
     if a.shape != b.shape or a.dtype != b.dtype:
         return False
-    return bool(torch.equal(a.detach().reshape(-1).view(torch.uint8), b.reshape(-1).view(torch.uint8))) \
-        if a.numel() else True
+    if not a.numel():
+        return True
+    return bool(torch.equal(a.detach().reshape(-1).view(torch.uint8), b.reshape(-1).view(torch.uint8)))
 
 
 def _run(fn: Callable[..., Any], names: list[str], args: list[Any], capture: _Capture) -> tuple[Any, Any]:
@@ -297,11 +298,10 @@ def _run(fn: Callable[..., Any], names: list[str], args: list[Any], capture: _Ca
     before = {i: a.detach().clone() for i, a in enumerate(args) if isinstance(a, Tensor)}
     _tripped.clear()
     name = getattr(fn, "__name__", "your function")
-    outcome: tuple[Any, ...]
     try:
         result = fn(*args)
-    except Tripped:
-        result, outcome = None, ()
+    except Tripped:  # reported below, from the record, even when the reader's code caught it
+        result = None
     except NotImplementedError:
         return ("problem", "not written", "it raises NotImplementedError. Write its body, then run the cell "
                 "again."), None
@@ -593,7 +593,10 @@ class Pristine:
             module = sys.modules.get(name)
             if module is None or name in self.namespaces:
                 continue
-            self.namespaces[name] = (module, dict(vars(module)))
+            names_kept = vars(module).items()
+            if name == "builtins":  # the interactive shell rebinds _, __ and ___ after every cell
+                names_kept = [(k, v) for k, v in names_kept if not k.startswith("_")]
+            self.namespaces[name] = (module, dict(names_kept))
             for value in list(vars(module).values()):
                 for function, _ in functions_of(value):
                     if function.__module__ == name:
