@@ -224,3 +224,131 @@ def test_no_solution_text_leaks_into_any_student_file(built, chapter):
     for path in student_files:
         markers = re.findall(r"#\s*(?:BEGIN|END) (?:SOLUTION|TESTS)|BEGIN TEST CONFIG", _all_text(path))
         assert not markers, f"{path.name} still holds otter markers {markers}"
+
+
+# ---- rubrics, numbering, links, a partial score (issue #17) ------------------------------------------------------
+
+
+def _config() -> dict:
+    import yaml
+
+    return yaml.safe_load((ROOT / "_config.yml").read_text())
+
+
+def _questions(notebook: nbformat.NotebookNode) -> dict[str, dict]:
+    """otter's question configurations in a master notebook, by name."""
+    import yaml
+
+    found = {}
+    for cell in notebook.cells:
+        if cell.cell_type == "raw" and cell.source.startswith("# BEGIN QUESTION"):
+            config = yaml.safe_load(cell.source.split("\n", 1)[1])
+            found[config["name"]] = config
+    return found
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=_ids)
+def test_conceptual_questions_are_graded_by_hand_with_their_rubric_points(chapter):
+    config = _config()
+    master = kit.master_notebook(chapter, config["repository"]["url"], config["html"]["baseurl"])
+    questions = _questions(master)
+    total = 0
+    for exercise in chapter.exercises:
+        question = questions[exercise.label.replace("-", "_")]
+        total += question["points"]
+        if exercise.coding:
+            assert not question.get("manual") and question["points"] == EXERCISES[exercise.label].points
+        else:
+            rubric = exercise.rubric
+            assert question["manual"] is True and question["points"] == rubric.points
+            assert 0 < rubric.partial_points < rubric.points
+            assert all(len(text) >= 5 for text in (rubric.full, rubric.partial, rubric.none))
+    assert f"**{total} points in all**" in master.cells[1].source
+    assert f"**{total} points**" in (ROOT / "course" / "exercises.md").read_text()
+
+
+def test_a_missing_rubric_is_a_clear_error(tmp_path, monkeypatch):
+    chapter = next(c for c in CHAPTERS if c.number == "05")
+    rubrics = tmp_path / "rubrics"
+    rubrics.mkdir()
+    (rubrics / "05.yml").write_text((kit.RUBRICS / "05.yml").read_text().replace("ex-05-noise:", "ex-05-noise-x:"))
+    monkeypatch.setattr(kit, "RUBRICS", rubrics)
+    monkeypatch.setattr(kit, "ROOT", tmp_path)
+    with pytest.raises(kit.AssignmentError, match="no rubric for ex-05-noise: write one in rubrics/05.yml"):
+        kit.read_rubrics(chapter)
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=_ids)
+def test_one_numbering_in_the_student_notebook_and_the_instructor_listing(built, chapter):
+    _, course = built
+    notebook = nbformat.read(course / f"{chapter.name}.ipynb", as_version=4)
+    text = "\n".join(c.source for c in notebook.cells)
+    headings = re.findall(r"^## Exercise (\d+\.\d+): ", text, re.M)
+    assert headings == [e.number for e in chapter.exercises], headings
+    assert [e.number for e in chapter.exercises] == [
+        f"{int(chapter.number)}.{k}" for k in range(1, len(chapter.exercises) + 1)
+    ]
+    assert not re.search(r"ex-\d\d-[\w-]+`|\{ref\}", text), "a cross-reference left unresolved in a student file"
+    listing = (course / "exercises.md").read_text()
+    for exercise in chapter.exercises:
+        assert f"{{ref}}`{exercise.label}`" in listing  # the book renders it "Exercise N.k", as numbered here
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=_ids)
+def test_the_student_notebook_links_its_chapter_page_from_the_configured_address(built, chapter):
+    _, course = built
+    first = nbformat.read(course / f"{chapter.name}.ipynb", as_version=4).cells[0].source
+    page = f"{_config()['html']['baseurl'].rstrip('/')}/notebooks/{chapter.name}.html"
+    assert f"]({page})" in first
+    assert "/blob/" not in first
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=_ids)
+def test_written_exercises_that_need_code_get_a_code_cell_with_the_chapter_imports(built, chapter):
+    _, course = built
+    cells = nbformat.read(course / f"{chapter.name}.ipynb", as_version=4).cells
+    for exercise in chapter.exercises:
+        if exercise.coding or not exercise.rubric.code:
+            continue
+        at = next(i for i, c in enumerate(cells) if f"## Exercise {exercise.number}:" in c.source)
+        cell = cells[at + 1]
+        assert cell.cell_type == "code" and cell.source.startswith(f"# Exercise {exercise.number}: your code")
+        assert all(line in cell.source for line in chapter.imports)
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=_ids)
+def test_no_rubric_reaches_a_student_file(built, chapter):
+    out, course = built
+    student_files = [p for p in (out / chapter.name / "student").rglob("*") if p.is_file()]
+    student_files += [course / f"{chapter.name}.ipynb", course / "exercises.md"]
+    sheet = (out / chapter.name / "rubric.md").read_text()
+    for exercise in chapter.exercises:
+        if exercise.coding:
+            continue
+        criteria = [exercise.rubric.full, exercise.rubric.partial]
+        assert all(text in sheet for text in criteria)
+        for path in student_files:
+            text = _all_text(path)
+            assert not any(" ".join(c.split()) in text for c in criteria), f"{path.name} holds a rubric"
+
+
+def test_a_half_right_submission_gets_the_partial_score(built, tmp_path):
+    """One coding answer pasted from the solution, the other left as it was: the points of the first only."""
+    out, _ = built
+    chapter = next(c for c in CODING if c.number == "06")
+    coding = [e for e in chapter.exercises if e.coding]
+    right, left = coding[0], coding[1]
+    folder = out / chapter.name
+    solution = nbformat.read(folder / "autograder" / f"{chapter.name}.ipynb", as_version=4)
+    submission = nbformat.read(folder / "student" / f"{chapter.name}.ipynb", as_version=4)
+    answer = next(c for c in solution.cells if f'check("{right.label}"' in c.source)
+    for cell in submission.cells:
+        if cell.cell_type == "code" and f'check("{right.label}"' in cell.source:
+            cell.source = answer.source
+    path = tmp_path / f"{chapter.name}.ipynb"
+    nbformat.write(submission, path)
+    (zip_path,) = (folder / "autograder").glob(f"{chapter.name}-autograder_*.zip")
+    scores, _ = _grade(zip_path, path, tmp_path / "results")
+    name = lambda e: e.label.replace("-", "_")  # noqa: E731
+    assert scores[name(right)] == (EXERCISES[right.label].points, EXERCISES[right.label].points)
+    assert scores[name(left)] == (0, EXERCISES[left.label].points)
