@@ -325,3 +325,31 @@ def test_fit_refuses_a_non_finite_gradient_naming_the_parameter(clip_norm):
         fit(model, loss_fn, lambda g: torch.randn(4, 3, generator=g), steps=3, clip_norm=clip_norm, progress=False)
     for name, value in model.state_dict().items():
         assert torch.equal(value, before[name]), name
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"lr": float("nan")}, "lr must be a finite positive number"),
+    ({"lr": 0.0}, "lr must be a finite positive number"),
+    ({"epochs": 0}, "epochs must be a positive int"),
+    ({"validation": 1.0}, "validation is the fraction"),
+    ({"validation": 0.0}, "validation is the fraction"),
+    ({"restarts": 0}, "restarts must be a positive int"),
+    ({"noise": float("nan")}, "noise"),
+])
+def test_train_babi_refuses_settings_that_train_nothing(change, message):
+    from attnmem.tasks import babi
+    from attnmem.training.memnet import TrainConfig, train_babi
+
+    data = {1: babi.samples(babi.generate(1, 20, 0))}
+    with pytest.raises(ValueError, match=message):
+        train_babi(data, babi.Vocabulary.generator(), TrainConfig(**{"epochs": 1, "restarts": 1, **change}),
+                   progress=False)
+
+
+def test_train_babi_names_a_task_with_too_few_questions():
+    from attnmem.tasks import babi
+    from attnmem.training.memnet import TrainConfig, train_babi
+
+    data = {1: babi.samples(babi.generate(1, 20, 0)), 2: babi.samples(babi.generate(2, 1, 0))}
+    with pytest.raises(ValueError, match=r"task 2 has 1 training question\(s\): too few to hold out 10%"):
+        train_babi(data, babi.Vocabulary.generator(), TrainConfig(epochs=1, restarts=1), progress=False)

@@ -18,6 +18,7 @@ from torch.nn import functional as F
 
 from attnmem._util import one_thread, seed_everything
 from attnmem.memnet import MemN2N, MemNetOutput
+from attnmem.tasks import check_positive
 from attnmem.tasks.babi import TASKS, BabiBatch, Sample, Vocabulary, generate, samples, task_number, vectorize
 
 __all__ = [
@@ -77,6 +78,15 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {self.optimizer!r}")
+        check_positive(dim=self.dim, hops=self.hops, linear_patience=self.linear_patience, epochs=self.epochs,
+                       batch_size=self.batch_size, anneal_every=self.anneal_every, restarts=self.restarts)
+        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"lr must be a finite positive number, got {self.lr!r}")
+        if not 0 < self.validation < 1:
+            raise ValueError(f"validation is the fraction of each task's questions held out to choose among "
+                             f"restarts; it must be between 0 and 1 (the paper holds out 0.1), got {self.validation!r}")
+        if not 0 <= self.noise < 1:
+            raise ValueError(f"noise (the rate of empty memories inserted) must be in [0, 1), got {self.noise!r}")
 
     def model(self, vocab_size: int, models: int = 1, memory_size: int = 50) -> MemN2N:
         return MemN2N(vocab_size, self.dim, self.hops, memory_size, self.encoding, self.temporal, self.tying, models,
@@ -220,8 +230,11 @@ def babi_data(task: int | str, n_questions: int, seed: int, vocab: Vocabulary,
     return vectorize(samples(generate(task, n_questions, seed)), vocab, memory_size)
 
 
-def _split(data: Sequence[Sample], fraction: float) -> tuple[list[Sample], list[Sample]]:
-    cut = max(1, int(round(len(data) * (1 - fraction))))
+def _split(data: Sequence[Sample], fraction: float, task: int) -> tuple[list[Sample], list[Sample]]:
+    cut = int(round(len(data) * (1 - fraction)))
+    if not 0 < cut < len(data):
+        raise ValueError(f"task {task} has {len(data)} training question(s): too few to hold out {fraction:.0%} for "
+                         f"validation and train on the rest; give it more questions or change config.validation")
     return list(data[:cut]), list(data[cut:])
 
 
@@ -234,7 +247,10 @@ def train_babi(task_samples: dict[int, Sequence[Sample]], vocab: Vocabulary, con
     so short stories are not padded to the longest. Returns the model and, per task, the training facts.
     """
     tasks = list(task_samples)
-    splits = {t: tuple(vectorize(part, vocab) for part in _split(task_samples[t], config.validation)) for t in tasks}
+    if not tasks:
+        raise ValueError("train_babi needs questions of at least one task: {task number: samples}")
+    splits = {t: tuple(vectorize(part, vocab) for part in _split(task_samples[t], config.validation, t))
+              for t in tasks}
     if joint:
         pair = (_concat([tr for tr, _ in splits.values()]), _concat([va for _, va in splits.values()]))
         model, facts = train_memnet([pair], len(vocab), config, seed, progress)
