@@ -37,14 +37,54 @@ def test_fit_learns_and_is_deterministic():
     for _ in range(2):
         torch.manual_seed(123)
         model = nn.Linear(2, 1)
+        untrained = evaluate(model)["mse"]
         history = fit(model, loss_fn, batches, steps=200, lr=0.05, seed=5, evaluate=evaluate, eval_every=50,
                       progress=False)
         runs.append((model.weight.detach().clone(), history))
     torch.testing.assert_close(runs[0][0], runs[1][0], rtol=0, atol=0)
     history = runs[0][1]
-    assert history.final["mse"] < 1e-3 < history.evals[0]["mse"] or history.final["mse"] < 1e-3
+    assert untrained > 1.0 and history.final["mse"] < 1e-3
     assert [e["step"] for e in history.evals] == [50, 100, 150, 200]
     assert "abs_error" in history.train[-1] and history.steps == 200 and history.seconds > 0
+
+
+def test_fit_sets_the_learning_rate_of_each_step_from_its_schedule():
+    batches, loss_fn, _ = _regression_problem()
+    model = nn.Linear(2, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+    seen = []
+
+    def recording_loss(model, batch):
+        seen.append(optimizer.param_groups[0]["lr"])  # the rate the previous step was taken with
+        return loss_fn(model, batch)
+
+    fit(model, recording_loss, batches, steps=4, optimizer=optimizer, lr_schedule=lambda step: 0.1 / step,
+        progress=False)
+    assert seen[1:] == [0.1, 0.05, 0.1 / 3] and optimizer.param_groups[0]["lr"] == 0.025
+
+
+def test_fit_keeps_the_weights_of_the_best_evaluation():
+    batches, loss_fn, _ = _regression_problem()
+    model = nn.Linear(2, 1)
+    scores = iter([0.2, 0.9, 0.4])
+    weights_at = {}
+
+    def evaluate(model):
+        score = next(scores)
+        weights_at[score] = model.weight.detach().clone()
+        return {"score": score}
+
+    history = fit(model, loss_fn, batches, steps=30, lr=0.05, evaluate=evaluate, eval_every=10,
+                  keep_best="score", progress=False)
+    assert history.best_step == 20 and [e["step"] for e in history.evals] == [10, 20, 30]
+    torch.testing.assert_close(model.weight, weights_at[0.9], rtol=0, atol=0)
+    assert not torch.equal(weights_at[0.9], weights_at[0.4])
+    assert len(history.eval_seconds) == 3 and history.eval_seconds == sorted(history.eval_seconds)
+    with pytest.raises(TrainingError, match="keep_best metric 'missing'"):
+        fit(nn.Linear(2, 1), loss_fn, batches, steps=10, evaluate=lambda m: {"score": 0.0}, eval_every=5,
+            keep_best="missing", progress=False)
+    with pytest.raises(ValueError, match="needs an evaluate function"):
+        fit(nn.Linear(2, 1), loss_fn, batches, steps=10, keep_best="score", progress=False)
 
 
 def test_fit_stops_early_at_target():
@@ -79,7 +119,7 @@ def test_fit_errors():
         fit(model, lambda m, b: m(b).sum(), [], steps=1, progress=False)
     with pytest.raises(ValueError, match="steps must be a positive int"):
         fit(model, lambda m, b: m(b).sum(), [torch.ones(1, 1)], steps=0)
-    with pytest.raises(ValueError, match="a target needs an evaluate function"):
+    with pytest.raises(ValueError, match="a target or keep_best needs an evaluate function"):
         fit(model, lambda m, b: m(b).sum(), [torch.ones(1, 1)], steps=1, target=Target("x", 1.0))
     with pytest.raises(TrainingError, match="target metric 'accuracy' is not among the evaluation metrics"):
         fit(model, lambda m, b: m(b).sum(), [torch.ones(1, 1)], steps=2, eval_every=1, progress=False,
@@ -113,7 +153,7 @@ def test_seed_everything_repeats_and_rejects_bad_seeds():
 
 def test_show_source_shows_real_code_and_refuses_builtins():
     source = show_source(fit)
-    assert str(source).startswith("def fit(") and "clip_grad_norm_" in str(source)
+    assert str(source).startswith("def fit(") and "_check_gradients(model, clip_norm, step, loss)" in str(source)
     assert "<div" in source._repr_html_()
     method = show_source(History.summary)
     assert str(method).startswith("def summary")

@@ -1,8 +1,9 @@
 """One small training loop for every chapter: seeded, clipped, with a progress bar and early stopping.
 
 ``fit(model, loss_fn, batches, steps=...)`` draws a batch, computes the loss, clips the gradient norm and takes an
-optimizer step; every ``eval_every`` steps it calls ``evaluate(model)`` and stops early once ``target`` is met.
-It returns a ``History`` of what happened, which can plot itself.
+optimizer step at the learning rate of its schedule; every ``eval_every`` steps it calls ``evaluate(model)``, stops
+early once ``target`` is met, and can keep the weights of the best evaluation. It returns a ``History`` of what
+happened, which can plot itself.
 """
 from __future__ import annotations
 
@@ -50,13 +51,16 @@ class Target:
 
 @dataclass
 class History:
-    """What a ``fit`` run did: per-step training records, evaluations, wall time, whether it stopped early."""
+    """What a ``fit`` run did: per-step training records, evaluations (and the seconds into the run at which each
+    was made), wall time, whether it stopped early, and which evaluation's weights were kept (``keep_best``)."""
 
     train: list[dict[str, float]] = field(default_factory=list)
     evals: list[dict[str, float]] = field(default_factory=list)
+    eval_seconds: list[float] = field(default_factory=list)
     seconds: float = 0.0
     steps: int = 0
     stopped_early: bool = False
+    best_step: int | None = None
 
     @property
     def final(self) -> dict[str, float]:
@@ -69,17 +73,6 @@ class History:
         stop = "reached the target and stopped early" if self.stopped_early else "ran all steps"
         metrics = ", ".join(f"{k} {v:.4g}" for k, v in self.final.items() if k != "step")
         return f"{self.steps} steps in {self.seconds:.1f} s ({stop}); {metrics}"
-
-    def to_frame(self) -> Any:
-        """The training records as a pandas DataFrame (needs pandas, which is optional)."""
-        try:
-            import pandas as pd
-        except ImportError:
-            raise ImportError("History.to_frame needs pandas: pip install pandas") from None
-        frame = pd.DataFrame(self.train)
-        if self.evals:
-            frame = frame.merge(pd.DataFrame(self.evals), on="step", how="left", suffixes=("", "_eval"))
-        return frame
 
     def plot(self, metrics: list[str] | None = None, ax: Any = None, smooth: int = 10) -> Any:
         """Plot the training loss (smoothed over ``smooth`` records) and the evaluation metrics against steps."""
@@ -191,12 +184,14 @@ def fit(
     *,
     steps: int,
     lr: float = 1e-3,
+    lr_schedule: Callable[[int], float] | None = None,
     optimizer: torch.optim.Optimizer | None = None,
     clip_norm: float | None = 1.0,
     seed: int = 0,
     evaluate: Callable[[nn.Module], dict[str, float]] | None = None,
     eval_every: int = 100,
     target: Target | None = None,
+    keep_best: str | None = None,
     progress: bool = True,
     desc: str = "training",
 ) -> History:
@@ -207,19 +202,22 @@ def fit(
     ``torch.Generator`` seeded from ``seed``) or an iterable of batches that is cycled. Gradients are clipped to
     ``clip_norm`` (``None`` turns clipping off). ``evaluate(model)`` returns a metrics dict; it runs in
     ``torch.no_grad()`` and eval mode every ``eval_every`` steps and at the end. Training stops once ``target`` is
-    reached. The progress bar is ``tqdm.auto`` (a widget in notebooks, text in a terminal).
+    reached. ``lr_schedule(step)`` gives the learning rate of step 1, 2, ... (set before that step's update).
+    ``keep_best`` names an evaluation metric: the weights of the evaluation where it was highest (the later one on a
+    tie) are loaded back at the end. The progress bar is ``tqdm.auto`` (a widget in notebooks, text in a terminal).
     """
     if not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be a positive int, got {steps!r}")
     if eval_every < 1:
         raise ValueError(f"eval_every must be at least 1, got {eval_every}")
-    if target is not None and evaluate is None:
-        raise ValueError("a target needs an evaluate function that returns the target's metric")
+    if (target is not None or keep_best is not None) and evaluate is None:
+        raise ValueError("a target or keep_best needs an evaluate function that returns the metric it names")
     generator = seed_everything(seed)
     optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
     history = History()
     stream = _batch_stream(batches, generator)
     start = time.perf_counter()
+    best: dict[str, Any] = {}
 
     def run_evaluation(step: int) -> bool:
         model.eval()
@@ -227,6 +225,14 @@ def fit(
             metrics = {k: float(v) for k, v in evaluate(model).items()}  # type: ignore[misc]
         model.train()
         history.evals.append({"step": step, **metrics})
+        history.eval_seconds.append(time.perf_counter() - start)
+        if keep_best is not None:
+            if keep_best not in metrics:
+                raise TrainingError(f"keep_best metric {keep_best!r} is not among the evaluation metrics "
+                                    f"{sorted(metrics)}; make evaluate() return it or change keep_best")
+            if not best or metrics[keep_best] >= best["value"]:
+                best.update(value=metrics[keep_best], step=step,
+                            state={k: v.detach().clone() for k, v in model.state_dict().items()})
         return target is not None and target.reached(metrics)
 
     progress_bar = _Progress(steps, desc, progress)
@@ -237,6 +243,9 @@ def fit(
             loss, metrics = _split_loss(loss_fn(model, next(stream)), step)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if lr_schedule is not None:
+                for group in optimizer.param_groups:
+                    group["lr"] = lr_schedule(step)
             _check_gradients(model, clip_norm, step, loss)
             optimizer.step()
             history.train.append({"step": step, "loss": loss.item(), **metrics})
@@ -252,4 +261,7 @@ def fit(
         progress_bar.close()
         history.seconds = time.perf_counter() - start
         model.eval()
+    if best:
+        model.load_state_dict(best["state"])
+        history.best_step = best["step"]
     return history

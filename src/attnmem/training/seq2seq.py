@@ -1,14 +1,13 @@
 """Training the chapter 2-4 encoder-decoders on the synthetic translation task, and the zoo's measurement of them."""
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 
 from attnmem.seq2seq import Seq2Seq, accuracy_by_length, build_model, evaluate_pairs, sequence_loss
-from attnmem.tasks.translation import Batch, SyntheticTranslation, sample_pairs
+from attnmem.tasks.translation import SyntheticTranslation, sample_pairs
 from attnmem.training import fit
 
 __all__ = ["train_synthetic", "evaluate_synthetic"]
@@ -32,31 +31,17 @@ def train_synthetic(config: dict[str, Any], seed: int, progress: bool = True) ->
     held_out = sample_pairs(100, config["min_length"], config["max_length"], seed + 1000, order)
     torch.manual_seed(seed)
     model = build_model(config)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config["lr"])
-    start, steps_done = time.perf_counter(), [0]
-    curve: list[list[float]] = []
-    best: dict[str, Any] = {"exact": -1.0}
-
-    def loss_fn(model: Seq2Seq, batch: Batch) -> tuple[Tensor, dict[str, float]]:
-        for group in optimizer.param_groups:  # linear decay, set before this step's update
-            group["lr"] = config["lr"] * (1 - 0.9 * steps_done[0] / config["steps"])
-        steps_done[0] += 1
-        return sequence_loss(model, batch)
 
     def evaluate(model: nn.Module) -> dict[str, float]:
-        exact = evaluate_pairs(model, held_out, task.src_vocab, task.tgt_vocab, reverse)["exact_match"]
-        curve.append([steps_done[0], round(time.perf_counter() - start, 1), exact])
-        if exact >= best["exact"]:
-            best.update(exact=exact, step=steps_done[0],
-                        state={k: v.detach().clone() for k, v in model.state_dict().items()})
-        return {"exact_match": exact}
+        return {"exact_match": evaluate_pairs(model, held_out, task.src_vocab, task.tgt_vocab, reverse)["exact_match"]}
 
-    history = fit(model, loss_fn, task.batches(config["batch_size"]), steps=config["steps"], optimizer=optimizer,
-                  seed=seed, progress=progress, evaluate=evaluate, eval_every=config["eval_every"],
+    history = fit(model, sequence_loss, task.batches(config["batch_size"]), steps=config["steps"], lr=config["lr"],
+                  lr_schedule=lambda step: config["lr"] * (1 - 0.9 * (step - 1) / config["steps"]), seed=seed,
+                  progress=progress, evaluate=evaluate, eval_every=config["eval_every"], keep_best="exact_match",
                   desc=f"seq2seq ({config['attention']})")
-    model.load_state_dict(best["state"])
+    curve = [[e["step"], round(seconds, 1), e["exact_match"]] for e, seconds in zip(history.evals, history.eval_seconds)]
     return model, {"steps": history.steps, "final_loss": round(history.train[-1]["loss"], 5),
-                   "training_curve": curve, "kept_step": best["step"]}
+                   "training_curve": curve, "kept_step": history.best_step}
 
 
 def evaluate_synthetic(model: Seq2Seq, config: dict[str, Any], seed: int) -> dict[str, float]:
