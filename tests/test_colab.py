@@ -92,6 +92,19 @@ def test_unknown_myst_is_an_error_that_names_it(bibliography):
     with pytest.raises(colab.ColabError, match="nosuchkey2020"):
         colab.convert_markdown("as shown {cite}`nosuchkey2020`", chapter, 3)
     assert colab.convert_markdown(":::{note}\nTwo\nlines\n:::", chapter, 3) == "> **Note.** Two\n> lines"
+    with pytest.raises(colab.ColabError, match=r"\{ref\}`ex-99-none` points at no exercise or section of the book"):
+        colab.convert_markdown("see {ref}`ex-99-none`", chapter, 3)
+
+
+def test_references_across_chapters_resolve(bibliography):
+    labels = {"ex-03-agreement": (3, "Exercise 3.3"), "sec-cost": (4, 'the section "The cost"')}
+    chapter = colab.Chapter(Path("99_x.ipynb"), 99, bibliography, retarget.address(ROOT), labels,
+                            {"03_bahdanau_attention": "3. Bahdanau attention"})
+    text = "{ref}`ex-03-agreement`, {ref}`sec-cost`, {doc}`../notebooks/03_bahdanau_attention`, {doc}`it <03_bahdanau_attention>`"
+    link = retarget.address(ROOT).colab_link("colab/03_bahdanau_attention.ipynb")
+    assert colab.convert_markdown(text, chapter, 0) == (
+        f'Exercise 3.3, the section "The cost" of chapter 4, [3. Bahdanau attention]({link}), [it]({link})'
+    )
 
 
 def test_the_launch_button_opens_the_colab_edition_at_the_release():

@@ -9,7 +9,8 @@ from its chapters, each chapter of ``book/_toc.yml`` is turned into ``colab/NN_t
 - ``{solution}`` blocks are folded into HTML ``<details>``, so the answer stays hidden until asked for;
 - ``{cite}`` roles become "(Author, year)" (``{cite:t}``: "Author (year)"), and the chapter ends with the list of
   the works it cites, from ``book/references.bib``;
-- admonitions become block quotes, ``{ref}`` roles the name of what they point at, ``(label)=`` targets vanish;
+- admonitions become block quotes, ``{ref}`` roles the name of what they point at (anywhere in the book),
+  ``{doc}`` roles links to that chapter's Colab edition, and ``(label)=`` targets vanish;
 - the chapter's own "Open in Colab" link is dropped (the reader is there) and a note says where the edition
   comes from.
 
@@ -110,8 +111,8 @@ class Chapter:
     number: int
     bibliography: Bibliography
     address: Address
-    exercises: dict[str, str] = field(default_factory=dict)  # label -> "Exercise N.k"
-    sections: dict[str, str] = field(default_factory=dict)  # (label)= target -> the heading it names
+    labels: dict[str, tuple[int, str]] = field(default_factory=dict)  # book-wide: label -> (chapter, what it names)
+    titles: dict[str, str] = field(default_factory=dict)  # every chapter's file stem -> its title
     cited: list[str] = field(default_factory=list)
 
     def where(self, index: int) -> str:
@@ -161,7 +162,7 @@ def convert_markdown(text: str, chapter: Chapter, index: int) -> str:
         name, argument, options, body = part
         body = convert_markdown(body, chapter, index)
         if name == "exercise":
-            heading = f"### {chapter.exercises[options['label']]}: {_roles(argument, chapter, where)}"
+            heading = f"### {chapter.labels[options['label']][1]}: {_roles(argument, chapter, where)}"
             out.append(f"{heading}\n\n{body}")
         elif name == "solution":
             out.append(f"<details>\n<summary>Solution</summary>\n\n{body}\n\n</details>")
@@ -186,11 +187,17 @@ def _roles(text: str, chapter: Chapter, where: str) -> str:
             shown = re.match(r"^(?P<text>.*?)\s*<(?P<label>[\w-]+)>$", content)
             if shown:
                 return shown["text"]
-            if content in chapter.exercises:
-                return chapter.exercises[content]
-            if content in chapter.sections:
-                return f'the section "{chapter.sections[content]}"'
-            raise ColabError(f"{where}: {{ref}}`{content}` points at no exercise or section of this chapter")
+            if content not in chapter.labels:
+                raise ColabError(f"{where}: {{ref}}`{content}` points at no exercise or section of the book")
+            number, named = chapter.labels[content]
+            return named if number == chapter.number or named.startswith("Exercise") else f"{named} of chapter {number}"
+        if name == "doc":
+            shown = re.match(r"^(?P<text>.*?)\s*<(?P<target>[^>]+)>$", content)
+            stem = Path(shown["target"] if shown else content).stem
+            if stem not in chapter.titles:
+                raise ColabError(f"{where}: {{doc}}`{content}` names no chapter of the book")
+            link = chapter.address.colab_link(f"colab/{stem}.ipynb")
+            return f"[{shown['text'] if shown else chapter.titles[stem]}]({link})"
         if name == "math":
             return f"${content}$"
         raise ColabError(f"{where}: no plain form for the role {{{name}}}; teach tools/colab.py one")
@@ -198,9 +205,9 @@ def _roles(text: str, chapter: Chapter, where: str) -> str:
     return ROLE.sub(role, text)
 
 
-def _index_labels(cells: list, chapter: Chapter) -> None:
-    """Number the exercises as the book does (N.1, N.2, ...) and name each section target."""
-    count = 0
+def _index_labels(cells: list, path: Path, labels: dict[str, tuple[int, str]]) -> None:
+    """Number a chapter's exercises as the book does (N.1, N.2, ...) and name each section target, into ``labels``."""
+    count, number = 0, _number(path)
     for cell in cells:
         if cell.cell_type != "markdown":
             continue
@@ -211,20 +218,24 @@ def _index_labels(cells: list, chapter: Chapter) -> None:
                 label = next((re.match(r"^:label:\s*(\S+)", rest) for rest in lines[i + 1 : i + 4]
                               if rest.startswith(":label:")), None)
                 if label is None:
-                    raise ColabError(f"{chapter.path.name}: the exercise {match['argument']!r} has no :label:")
+                    raise ColabError(f"{path.name}: the exercise {match['argument']!r} has no :label:")
                 count += 1
-                chapter.exercises[label.group(1)] = f"Exercise {chapter.number}.{count}"
+                labels[label.group(1)] = (number, f"Exercise {number}.{count}")
             target = TARGET.match(line)
             if target:
                 heading = next((h.lstrip("# ") for h in lines[i + 1 :] if h.startswith("#")), target["label"])
-                chapter.sections[target["label"]] = heading
+                labels[target["label"]] = (number, f'the section "{heading}"')
 
 
-def edition(path: Path, bibliography: Bibliography, where_from: Address) -> nbformat.NotebookNode:
-    """The Colab edition of the chapter notebook at ``path``."""
+def _number(path: Path) -> int:
+    return int(path.stem.split("_")[0])
+
+
+def edition(path: Path, bibliography: Bibliography, where_from: Address, labels: dict[str, tuple[int, str]],
+            titles: dict[str, str]) -> nbformat.NotebookNode:
+    """The Colab edition of the chapter notebook at ``path``; ``labels`` and ``titles`` cover the whole book."""
     notebook = nbformat.read(path, as_version=4)
-    chapter = Chapter(path, int(path.stem.split("_")[0]), bibliography, where_from)
-    _index_labels(notebook.cells, chapter)
+    chapter = Chapter(path, _number(path), bibliography, where_from, labels, titles)
     cells = []
     for index, cell in enumerate(notebook.cells):
         cell = copy.deepcopy(cell)
@@ -263,7 +274,15 @@ def render(root: Path = ROOT) -> dict[str, str]:
     """Every chapter's Colab edition as the text of its file, by file name."""
     bibliography = Bibliography.read(root / "book" / "references.bib")
     where_from = address(root)
-    return {path.name: nbformat.writes(edition(path, bibliography, where_from)) + "\n" for path in chapters(root)}
+    notebooks = {path: nbformat.read(path, as_version=4) for path in chapters(root)}
+    labels: dict[str, tuple[int, str]] = {}
+    for path, notebook in notebooks.items():
+        _index_labels(notebook.cells, path, labels)
+    titles = {path.stem: notebook.cells[0].source.split("\n")[0].lstrip("# ") for path, notebook in notebooks.items()}
+    return {
+        path.name: nbformat.writes(edition(path, bibliography, where_from, labels, titles)) + "\n"
+        for path in notebooks
+    }
 
 
 def write_editions(root: Path, out: Path) -> list[Path]:
