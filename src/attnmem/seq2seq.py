@@ -187,14 +187,22 @@ class BahdanauDecoder(_Decoder):
     def prepare(self, encoded: Encoded) -> Encoded:
         return encoded._replace(keys=encoded.outputs @ self.score.w_key)
 
+    def energies(self, state: State, keys: Tensor) -> Tensor:
+        """e_ij = v · tanh(W s_{i-1} + U h_j) (Eq. 6) for every source position j; ``keys`` holds U h_j."""
+        return torch.tanh((state[0] @ self.score.w_query).unsqueeze(1) + keys) @ self.score.v
+
+    def carry(self, hidden: Tensor, state: State, weights: Tensor) -> State:
+        """The state the next step starts from: s_i."""
+        return (hidden,)
+
     def step(self, token: Tensor, state: State, encoded: Encoded) -> Step:
         previous, embedded = state[0], self.dropout(self.embedding(token))
         keys = encoded.keys if encoded.keys is not None else self.prepare(encoded).keys  # U h_j: (B, S, A)
-        scores = torch.tanh((previous @ self.score.w_query).unsqueeze(1) + keys) @ self.score.v  # e_ij, Eq. 6
-        weights = masked_softmax(scores, encoded.mask)  # Eq. 5; padding gets exactly 0
+        weights = masked_softmax(self.energies(state, keys), encoded.mask)  # Eq. 5; padding gets exactly 0
         context = (weights.unsqueeze(1) @ encoded.outputs).squeeze(1)  # c_i = sum_j alpha_ij h_j, Eq. 5
         hidden = self.cell(torch.cat([embedded, context], -1), previous)
-        return Step(self.out(self.dropout(torch.cat([hidden, context, embedded], -1))), (hidden,), weights)
+        logits = self.out(self.dropout(torch.cat([hidden, context, embedded], -1)))
+        return Step(logits, self.carry(hidden, state, weights), weights)
 
 
 class LocationFeatures(nn.Module):
@@ -231,6 +239,7 @@ class LocationDecoder(BahdanauDecoder):
 
     The state is (s, alpha_{i-1}, sum of the alphas so far). Before the first word the decoder "looked" at the first
     source word: a one-hot alpha_0 that gives the filters a starting point (the cumulative channel starts at zero).
+    Its ``step`` is Bahdanau's; only the energies and the state they need differ.
     """
 
     def __init__(self, vocab_size: int, embed: int, hidden: int, memory: int, attention_size: int | None = None,
@@ -243,17 +252,15 @@ class LocationDecoder(BahdanauDecoder):
         first[:, 0] = 1.0
         return torch.tanh(self.init(encoded.final)), first, torch.zeros_like(first)
 
-    def step(self, token: Tensor, state: State, encoded: Encoded) -> Step:
+    def energies(self, state: State, keys: Tensor) -> Tensor:
+        """e_ij = v · tanh(W s_{i-1} + U h_j + U_f f_ij) (Eqs. 8-9), f_i from the previous and cumulative weights."""
         previous, last, total = state
-        embedded = self.dropout(self.embedding(token))
-        keys = encoded.keys if encoded.keys is not None else self.prepare(encoded).keys  # U h_j: (B, S, A)
         query = (previous @ self.score.w_query).unsqueeze(1)
-        scores = torch.tanh(query + keys + self.location(last, total)) @ self.score.v
-        weights = masked_softmax(scores, encoded.mask)
-        context = (weights.unsqueeze(1) @ encoded.outputs).squeeze(1)
-        hidden = self.cell(torch.cat([embedded, context], -1), previous)
-        logits = self.out(self.dropout(torch.cat([hidden, context, embedded], -1)))
-        return Step(logits, (hidden, weights, total + weights), weights)
+        return torch.tanh(query + keys + self.location(last, total)) @ self.score.v
+
+    def carry(self, hidden: Tensor, state: State, weights: Tensor) -> State:
+        """The state the next step starts from: s_i, alpha_i and the sum of the alphas up to alpha_i."""
+        return hidden, weights, state[2] + weights
 
 
 class LuongDecoder(_Decoder):
@@ -273,7 +280,6 @@ class LuongDecoder(_Decoder):
                   "concat": lambda: AdditiveScore(hidden, memory, hidden)}
         if score not in scores:
             raise ValueError(f"Luong score must be one of {sorted(scores)}, got {score!r}")
-        self.score_name = score
         self.score = scores[score]()
         self.cell = nn.GRUCell(embed + hidden, hidden)
         self.combine = nn.Linear(memory + hidden, hidden)

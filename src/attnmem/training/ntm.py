@@ -102,16 +102,17 @@ def train_on_task(config: dict[str, Any], seed: int, progress: bool = True,
 
 def evaluate_copy(model: nn.Module, config: dict[str, Any], seed: int) -> dict[str, float]:
     """Mean bit errors per sequence on 1,000 copies of lengths 1-20 and 100 copies each of length 40 and 80."""
-    train = config["train"]
-    metrics = {"bit_errors_1_20": float(evaluate_bit_errors(model, task("copy")(1000, train["min_len"], train["max_len"], seed=seed)).mean())}
+    train, copy = config["train"], task("copy")
+    metrics = {"bit_errors_1_20": evaluate_bit_errors(model, copy(1000, train["min_len"], train["max_len"], seed=seed))}
     for length in (40, 80):
-        metrics[f"bit_errors_{length}"] = float(evaluate_bit_errors(model, task("copy")(100, length, length, seed=seed)).mean())
-    return metrics
+        metrics[f"bit_errors_{length}"] = evaluate_bit_errors(model, copy(100, length, length, seed=seed))
+    return {name: float(errors.mean()) for name, errors in metrics.items()}
 
 
 def evaluate_on_training_range(model: nn.Module, config: dict[str, Any], seed: int) -> dict[str, float]:
     """Mean bit errors per sequence on 1,000 fresh sequences from the training distribution."""
-    return {"bit_errors": float(evaluate_bit_errors(model, task(config["task"])(1000, **config["train"], seed=seed)).mean())}
+    sequences = task(config["task"])(1000, **config["train"], seed=seed)
+    return {"bit_errors": float(evaluate_bit_errors(model, sequences).mean())}
 
 
 def start_from_copy(copy_model: NTM, model: NTM) -> None:

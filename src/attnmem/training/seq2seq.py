@@ -39,7 +39,8 @@ def train_synthetic(config: dict[str, Any], seed: int, progress: bool = True) ->
                   lr_schedule=lambda step: config["lr"] * (1 - 0.9 * (step - 1) / config["steps"]), seed=seed,
                   progress=progress, evaluate=evaluate, eval_every=config["eval_every"], keep_best="exact_match",
                   desc=f"seq2seq ({config['attention']})")
-    curve = [[e["step"], round(seconds, 1), e["exact_match"]] for e, seconds in zip(history.evals, history.eval_seconds)]
+    curve = [[e["step"], round(seconds, 1), e["exact_match"]]
+             for e, seconds in zip(history.evals, history.eval_seconds)]
     return model, {"steps": history.steps, "final_loss": round(history.train[-1]["loss"], 5),
                    "training_curve": curve, "kept_step": history.best_step}
 

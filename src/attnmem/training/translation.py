@@ -24,7 +24,7 @@ __all__ = ["main"]
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m attnmem.training.translation fra.txt --out model.pt``: train the chapter's model on a tab-separated corpus."""
+    """``python -m attnmem.training.translation fra.txt --out model.pt``: train chapter 3's model on a corpus."""
     parser = argparse.ArgumentParser(prog="python -m attnmem.training.translation", description=main.__doc__)
     parser.add_argument("corpus", help="tab-separated file: source<TAB>target[<TAB>attribution] per line")
     parser.add_argument("--out", required=True, help="where to write the checkpoint (.pt; a .json manifest beside it)")

@@ -17,7 +17,8 @@ from attnmem.training.ntm import (
 from attnmem.zoo import Recipe
 
 
-def train_from_shipped_copy(config: dict[str, Any], seed: int, progress: bool = True) -> tuple[nn.Module, dict[str, Any]]:
+def train_from_shipped_copy(config: dict[str, Any], seed: int,
+                            progress: bool = True) -> tuple[nn.Module, dict[str, Any]]:
     """Train repeat copy starting from the zoo's trained copy NTM (``start_from_copy``), then as ``train_on_task``.
 
     The recorded CPU seconds are this run's; ``cpu_seconds_including_copy`` adds those of the copy model's run.
