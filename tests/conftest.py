@@ -1,4 +1,4 @@
-"""Shared test setup: a small, fixed torch thread count so timings and results are steady on 2 cores."""
+"""Shared test setup: torch seeded before every test, and the repository's root as a fixture."""
 from __future__ import annotations
 
 from pathlib import Path

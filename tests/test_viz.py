@@ -88,10 +88,20 @@ def test_explorer_bundle_has_html_and_png_outside_a_kernel():
 
 def test_explorer_live_widget_builds_and_redraws():
     explorer = _explorer()
+    drawn = []
+    draw = explorer.draw_live
+
+    def recording_draw(**values):
+        drawn.append(values)
+        return draw(**values)
+
+    explorer.draw_live = recording_draw
     widget = explorer.widget()
+    name, control = next(iter(explorer.controls().items()))
     slider = widget.children[0].children[0]
+    assert type(slider) is type(control) and len(drawn) == 1  # drawn once when built
     slider.value = 1.0
-    assert widget.children[1] is not None
+    assert len(drawn) == 2 and drawn[-1][name] == 1.0  # and again, with the new value, when the slider moves
 
 
 def test_explorer_rejects_bad_input():
