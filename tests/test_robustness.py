@@ -353,3 +353,97 @@ def test_train_babi_names_a_task_with_too_few_questions():
     data = {1: babi.samples(babi.generate(1, 20, 0)), 2: babi.samples(babi.generate(2, 1, 0))}
     with pytest.raises(ValueError, match=r"task 2 has 1 training question\(s\): too few to hold out 10%"):
         train_babi(data, babi.Vocabulary.generator(), TrainConfig(epochs=1, restarts=1), progress=False)
+
+
+# --- models: sizes with a stated limit, loops with a bound, messages that name what is wrong ----------------------
+def _small_seq2seq(attention: str = "bahdanau"):
+    from attnmem.seq2seq import build_model
+
+    return build_model({"src_vocab": 10, "tgt_vocab": 12, "embed": 4, "hidden": 5, "attention": attention}).eval()
+
+
+def test_impossible_models_are_refused_before_allocating():
+    from attnmem.act import AdaptiveRNN, FixedStepRNN
+    from attnmem.attention import AdditiveScore
+    from attnmem.ntm import NTM
+    from attnmem.seq2seq import build_model
+
+    limit = r"over the limit of 100,000,000 \(attnmem.checks.MAX_MODEL_NUMBERS\)"
+    with deadline(10), pytest.raises(ValueError, match=limit):
+        build_model({"src_vocab": 10, "tgt_vocab": 12, "embed": 4, "hidden": 10**6, "attention": "bahdanau"})
+    with deadline(10), pytest.raises(ValueError, match=limit):
+        NTM(9, 8, memory_size=10**9)
+    with deadline(10), pytest.raises(ValueError, match=limit):
+        NTM(9, 8)(torch.zeros(1, 2, 9), memory_size=10**9)
+    with pytest.raises(ValueError, match="hidden must be a positive int, got 0"):
+        AdditiveScore(4, 4, 0)
+    for make in (lambda: AdaptiveRNN(2, 4, 1, max_steps=10**9), lambda: FixedStepRNN(2, 4, 1, steps=10**9)):
+        with pytest.raises(ValueError, match=r"over the limit of 10,000 steps \(attnmem.checks.MAX_LOOP_STEPS\)"):
+            make()
+
+
+def test_decoding_loops_have_a_checked_bound():
+    from attnmem.seq2seq import beam_search, greedy_batch, greedy_decode
+
+    model, src = _small_seq2seq(), torch.tensor([3, 4, 2])
+    for decode in (lambda: greedy_decode(model, src, max_length=10**9),
+                   lambda: beam_search(model, src, beam_size=2, max_length=10**9),
+                   lambda: greedy_batch(model, src[None], torch.tensor([3]), max_length=10**9)):
+        with deadline(10), pytest.raises(ValueError, match="over the limit of 10,000 steps"):
+            decode()
+    with pytest.raises(ValueError, match="max_length must be a positive int, got 0"):
+        greedy_batch(model, src[None], torch.tensor([3]), max_length=0)
+
+
+@pytest.mark.parametrize("src, tgt, message", [
+    ([[3, 40, 2]], [[1, 5]], r"src holds id 40, outside the source vocabulary of 10 tokens"),
+    ([[3, -1, 2]], [[1, 5]], r"src holds id -1, outside the source vocabulary of 10 tokens"),
+    ([[3, 4, 2]], [[1, 50]], r"tgt_in holds id 50, outside the target vocabulary of 12 tokens"),
+    ([[3, 4, 2]], [[]], "tgt_in has no steps"),
+])
+def test_seq2seq_names_what_is_wrong_with_its_input(src, tgt, message):
+    model = _small_seq2seq()
+    with pytest.raises(ValueError, match=message):
+        model(torch.tensor(src), torch.tensor([3]), torch.tensor(tgt, dtype=torch.long).view(1, -1))
+
+
+def test_empty_sources_and_empty_score_rows_get_a_message():
+    from attnmem.attention import AttentionShapeError, attend, masked_softmax
+
+    model = _small_seq2seq()
+    with pytest.raises(ValueError, match=r"src \(1, 0\) is empty"):
+        model(torch.zeros(1, 0, dtype=torch.long), torch.tensor([0]), torch.ones(1, 2, dtype=torch.long))
+    with pytest.raises(ValueError, match=r"src \(0, 3\) is empty"):
+        model(torch.zeros(0, 3, dtype=torch.long), torch.zeros(0, dtype=torch.long), torch.ones(0, 2, dtype=torch.long))
+    with pytest.raises(AttentionShapeError, match="no positions along dim -1"):
+        masked_softmax(torch.randn(2, 0))
+    with pytest.raises(AttentionShapeError, match="have no positions: attention needs at least one key"):
+        attend(torch.randn(2, 1, 4), torch.randn(2, 0, 4), torch.randn(2, 0, 4))
+
+
+def test_score_translations_refuses_strings():
+    from attnmem.seq2seq import score_translations
+
+    with pytest.raises(TypeError, match=r"hypotheses\[0\] must be a list of tokens.*sentence.split\(\)"):
+        score_translations(["le chat dort"], [["le", "chat", "dort"]])
+    with pytest.raises(TypeError, match=r"references\[0\] must be a list of tokens"):
+        score_translations([["le", "chat"]], ["le chat"])
+    assert score_translations([["le", "chat"]], [["le", "chat"]])["exact_match"] == 1.0
+
+
+def test_a_negative_word_id_is_reported_as_itself():
+    from attnmem.memnet import MemN2N
+    from attnmem.tasks import babi
+
+    vocab = babi.Vocabulary.generator()
+    batch = babi.vectorize(babi.samples(babi.generate(1, 2, 0)), vocab)
+    with pytest.raises(ValueError, match=rf"query holds id -1, outside the model's vocabulary of {len(vocab)}"):
+        MemN2N(len(vocab))(batch.memory, batch.memory_mask, batch.times, batch.query.clamp(max=0) - 1)
+
+
+def test_an_all_padding_expression_is_named():
+    from attnmem.programmer import ArithmeticProgrammer
+
+    tokens = torch.tensor([[1, 2, 1, 0, 0], [0, 0, 0, 0, 0]])
+    with pytest.raises(ValueError, match="expression 1 of the batch has no variable"):
+        ArithmeticProgrammer()(tokens, torch.randn(2, 4))

@@ -114,7 +114,7 @@ class AdaptiveRNN(_Recurrent):
         halting_bias: float = 1.0,
     ) -> None:
         super().__init__(input_size, hidden_size, output_size, cell)
-        checks.positive_sizes(max_steps=max_steps)
+        checks.loop_bounds(max_steps=max_steps)
         if not 0.0 < epsilon < 1.0:
             raise ValueError(f"epsilon must be in (0, 1), got {epsilon}; the paper uses 0.01")
         self.max_steps, self.epsilon = max_steps, epsilon
@@ -173,7 +173,7 @@ class FixedStepRNN(_Recurrent):
 
     def __init__(self, input_size: int, hidden_size: int, output_size: int, cell: str = "rnn", steps: int = 1) -> None:
         super().__init__(input_size, hidden_size, output_size, cell)
-        checks.positive_sizes(steps=steps)
+        checks.loop_bounds(steps=steps)
         self.steps = steps
 
     def forward(self, inputs: Tensor, state: State | None = None) -> ACTOutput:

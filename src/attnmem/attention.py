@@ -58,7 +58,7 @@ def masked_softmax(scores: Tensor, mask: Tensor | None = None, dim: int = -1) ->
     ``mask`` is boolean and broadcasts to ``scores``; ``True`` marks a visible position. A row whose positions are
     all masked gets all-zero weights (not NaN), so padding rows are harmless downstream.
     """
-    checks.softmax_arguments(scores, mask)
+    checks.softmax_arguments(scores, mask, dim)
     if mask is not None:
         scores = scores.masked_fill(~mask, float("-inf"))
     peak = scores.amax(dim=dim, keepdim=True).detach()
@@ -147,6 +147,7 @@ class AdditiveScore(nn.Module):
 
     def __init__(self, d_query: int, d_key: int, hidden: int) -> None:
         super().__init__()
+        checks.positive_sizes(d_query=d_query, d_key=d_key, hidden=hidden)
         self.w_query = nn.Parameter(torch.empty(d_query, hidden))
         self.w_key = nn.Parameter(torch.empty(d_key, hidden))
         self.v = nn.Parameter(torch.empty(hidden))

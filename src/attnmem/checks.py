@@ -28,6 +28,13 @@ __all__ = [
     "read_arguments",
     "write_arguments",
     "step_inputs",
+    "MAX_MODEL_NUMBERS",
+    "MAX_LOOP_STEPS",
+    "model_numbers",
+    "loop_bounds",
+    "token_ids",
+    "token_lists",
+    "expression_inputs",
 ]
 
 #: Every positive-size check in the package is this one (``positive_sizes(batch_size=0)`` raises, naming the size).
@@ -78,10 +85,13 @@ def query_and_keys(query: Tensor, keys: Tensor, *, same_size: bool) -> None:
         ) from None
 
 
-def softmax_arguments(scores: Tensor, mask: Tensor | None) -> None:
-    """Scores are floating point; a mask is boolean and broadcasts to them."""
+def softmax_arguments(scores: Tensor, mask: Tensor | None, dim: int = -1) -> None:
+    """Scores are floating point with at least one position along ``dim``; a mask is boolean and broadcasts."""
     if not isinstance(scores, Tensor) or not scores.is_floating_point():
         raise TypeError("scores must be a floating point torch.Tensor")
+    if scores.dim() == 0 or scores.shape[dim] == 0:
+        raise AttentionShapeError(f"scores {shape_text(scores)} have no positions along dim {dim}: a softmax needs "
+                                  f"at least one position to weigh (is the source or the memory empty?)")
     if mask is None:
         return
     if not isinstance(mask, Tensor) or mask.dtype != torch.bool:
@@ -124,6 +134,9 @@ def keys_and_values(keys: Tensor, values: Tensor) -> None:
     """Every key has exactly one value."""
     sequence("values", values, "(..., positions, d_value)")
     sequence("keys", keys, "(..., positions, d_key)")
+    if keys.shape[-2] == 0:
+        raise AttentionShapeError(f"keys {shape_text(keys)} have no positions: attention needs at least one key "
+                                  f"to look at")
     if values.shape[-2] != keys.shape[-2]:
         raise AttentionShapeError(
             f"keys have {keys.shape[-2]} positions but values have {values.shape[-2]} "
@@ -204,3 +217,66 @@ def step_inputs(inputs: object, input_size: int) -> None:
         )
     if inputs.shape[0] == 0 or inputs.shape[1] == 0:
         raise ValueError(f"inputs {shape_text(inputs)} are empty: give at least one sequence of one step")
+
+
+# ---- sizes and loops with a stated limit --------------------------------------------------------------------
+
+#: The most numbers a model may hold: its parameters, or the memory of one sequence for an NTM. 10**8 is 400 MB as
+#: float32, over a hundred times the book's largest model; a config past it is a slip (``hidden=10**6``), refused
+#: before anything is allocated.
+MAX_MODEL_NUMBERS = 10**8
+
+#: The most steps allowed to a loop that waits for an end token or a halting unit (``max_length`` of greedy and beam
+#: decoding, ``max_steps`` of ACT's pondering, ``steps`` of the fixed-step baseline), so that a model that never ends
+#: stops after a bounded time.
+MAX_LOOP_STEPS = 10_000
+
+
+def model_numbers(what: str, numbers: int, fix: str) -> None:
+    """Refuse a model of more than ``MAX_MODEL_NUMBERS`` numbers before it is built; ``fix`` says what to shrink."""
+    if numbers > MAX_MODEL_NUMBERS:
+        raise ValueError(f"{what} would hold about {numbers:,} numbers ({numbers * 4 / 2**30:,.1f} GiB as float32), "
+                         f"over the limit of {MAX_MODEL_NUMBERS:,} (attnmem.checks.MAX_MODEL_NUMBERS); {fix}")
+
+
+def loop_bounds(**values: int) -> None:
+    """Each value is a positive int of at most ``MAX_LOOP_STEPS`` (``loop_bounds(max_length=100)``)."""
+    positive_sizes(**values)
+    for name, value in values.items():
+        if value > MAX_LOOP_STEPS:
+            raise ValueError(f"{name}={value:,} is over the limit of {MAX_LOOP_STEPS:,} steps "
+                             f"(attnmem.checks.MAX_LOOP_STEPS); a loop that waits for an end token or a halting "
+                             f"unit needs a bound it can reach")
+
+
+def token_ids(name: str, ids: Tensor, vocab_size: int, vocabulary: str) -> None:
+    """Every id in ``ids`` is a valid index of a vocabulary of ``vocab_size`` tokens (``vocabulary`` names it)."""
+    if ids.numel() == 0:
+        return
+    low, high = int(ids.min()), int(ids.max())
+    if low < 0 or high >= vocab_size:
+        wrong = low if low < 0 else high
+        raise ValueError(f"{name} holds id {wrong}, outside the {vocabulary} vocabulary of {vocab_size} tokens "
+                         f"(ids 0..{vocab_size - 1}); encode with the vocabulary the model was built for")
+
+
+def token_lists(name: str, rows: object) -> None:
+    """``rows`` is a sequence of token lists, not of strings (a string would be scored letter by letter)."""
+    for i, row in enumerate(rows):  # type: ignore[attr-defined]
+        if isinstance(row, str) or not all(isinstance(token, str) for token in row):
+            raise TypeError(f"{name}[{i}] must be a list of tokens (strings), got {row!r}; split a sentence into "
+                            f"its words first: sentence.split()")
+
+
+def expression_inputs(tokens: object, values: object, variable_ids: list[int]) -> None:
+    """Expressions (B, L) of token ids, each with at least one variable, and their values (B, len(variable_ids))."""
+    count = len(variable_ids)
+    if not (isinstance(tokens, Tensor) and isinstance(values, Tensor) and tokens.dim() == 2
+            and values.shape == (tokens.shape[0], count)):
+        raise ValueError(f"need tokens (B, L) and values (B, {count}); got {shape_text(tokens)} and "
+                         f"{shape_text(values)}")
+    has_variable = torch.isin(tokens, torch.tensor(variable_ids)).any(-1)
+    if not bool(has_variable.all()):
+        row = int((~has_variable).nonzero()[0])
+        raise ValueError(f"expression {row} of the batch has no variable (it is all padding or operators): a "
+                         f"program takes its operands from the variables, so every expression needs one")

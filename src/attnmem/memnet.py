@@ -87,9 +87,7 @@ def _check_batch(memory: Tensor, memory_mask: Tensor, times: Tensor, query: Tens
     for name, t in (("memory", memory), ("query", query)):
         if t.dtype != torch.long:
             raise TypeError(f"{name} must hold word indices (torch.long), got {t.dtype}")
-        if t.numel() and (int(t.min()) < 0 or int(t.max()) >= vocab_size):
-            raise ValueError(f"{name} holds word index {int(t.max())} but the model knows {vocab_size} words; "
-                             f"vectorize with the vocabulary the model was built for")
+        checks.token_ids(name, t, vocab_size, "model's")
     if model.shape != (batch,) or (model.numel() and (int(model.min()) < 0 or int(model.max()) >= models)):
         raise ValueError(f"model_index must be a (batch,) tensor of model numbers 0..{models - 1}, got "
                          f"{tuple(model.shape)}")

@@ -193,6 +193,8 @@ class NTM(nn.Module):
         checks.positive_sizes(input_size=input_size, output_size=output_size, memory_size=memory_size,
                               memory_width=memory_width, controller_size=controller_size, read_heads=read_heads,
                               write_heads=write_heads)
+        checks.model_numbers("this NTM's memory of one sequence", memory_size * memory_width,
+                             "use a smaller memory_size or memory_width")
         if controller not in ("lstm", "feedforward"):
             raise ValueError(f"controller must be 'lstm' or 'feedforward', got {controller!r}")
         if not 0 <= shift_radius <= memory_size:
@@ -222,6 +224,8 @@ class NTM(nn.Module):
         size = self.memory_size if memory_size is None else memory_size
         if isinstance(size, bool) or not isinstance(size, int) or size < self.shift_size // 2 or size < 1:
             raise ValueError(f"memory_size must be a positive int of at least the shift radius, got {size!r}")
+        checks.model_numbers(f"a memory of {size:,} locations for {batch_size:,} sequences",
+                             batch_size * size * self.memory_width, "use a smaller memory_size or batch")
         like = {"device": self.head_layer.weight.device, "dtype": self.head_layer.weight.dtype}
         memory = torch.full((batch_size, size, self.memory_width), self.memory_init, **like)
         focus = torch.zeros(batch_size, 1, size, **like)

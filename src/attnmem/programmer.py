@@ -39,6 +39,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from attnmem import checks
 from attnmem.attention import attend, dot_scores, masked_softmax
 from attnmem.tasks.tables import (
     ARITH_OPS,
@@ -181,9 +182,7 @@ class ArithmeticProgrammer(nn.Module):
         return token_memory(tokens, values)
 
     def forward(self, tokens: Tensor, values: Tensor) -> ArithmeticTrace:
-        if tokens.dim() != 2 or values.dim() != 2 or values.shape != (tokens.shape[0], len(ARITH_VARIABLES)):
-            raise ValueError(f"need tokens (B, L) and values (B, {len(ARITH_VARIABLES)}); got "
-                             f"{tuple(tokens.shape)} and {tuple(values.shape)}")
+        checks.expression_inputs(tokens, values, [ARITH_VOCAB[v] for v in ARITH_VARIABLES])
         batch, length = tokens.shape
         states, _ = self.encoder(self.embedding(tokens))  # (B, L, H)
         memory, is_variable = self.initial_memory(tokens, values)

@@ -30,6 +30,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from attnmem import checks
 from attnmem.attention import AdditiveScore, DotScore, GeneralScore, attend, masked_softmax
 from attnmem.tasks.translation import Batch, Pair, SyntheticTranslation, Vocab, make_batch, sample_pairs
 
@@ -98,11 +99,15 @@ class Translation(NamedTuple):
     alignment: Tensor | None  # one row per emitted id, the final <eos> included
 
 
-def _check_source(src: Tensor, lengths: Tensor) -> None:
+def _check_source(src: Tensor, lengths: Tensor, vocab_size: int) -> None:
     if not isinstance(src, Tensor) or src.dim() != 2 or src.dtype != torch.long:
         shape = tuple(src.shape) if isinstance(src, Tensor) else type(src).__name__
         raise ValueError(f"src must be a (batch, positions) LongTensor of token ids, got {shape}; "
                          f"use tasks.translation.make_batch to build one")
+    if src.shape[0] == 0 or src.shape[1] == 0:
+        raise ValueError(f"src {tuple(src.shape)} is empty: give at least one sentence of at least one token "
+                         f"(a sentence ends with <eos>)")
+    checks.token_ids("src", src, vocab_size, "source")
     if not isinstance(lengths, Tensor) or lengths.shape != (src.shape[0],):
         raise ValueError(f"src_lengths must have one length per sentence, shape ({src.shape[0]},); got "
                          f"{tuple(lengths.shape) if isinstance(lengths, Tensor) else lengths!r}")
@@ -125,7 +130,7 @@ class Encoder(nn.Module):
         self.output_size = hidden * (2 if bidirectional else 1)
 
     def forward(self, src: Tensor, lengths: Tensor) -> Encoded:
-        _check_source(src, lengths)
+        _check_source(src, lengths, self.embedding.num_embeddings)
         embedded = self.dropout(self.embedding(src))
         packed = pack_padded_sequence(embedded, lengths.cpu(), batch_first=True, enforce_sorted=False)
         outputs, final = self.rnn(packed)
@@ -313,6 +318,9 @@ class Seq2Seq(nn.Module):
         if not isinstance(tgt_in, Tensor) or tgt_in.dim() != 2 or tgt_in.shape[0] != src.shape[0]:
             raise ValueError(f"tgt_in must be (batch, steps) with the same batch as src {tuple(src.shape)}, got "
                              f"{tuple(tgt_in.shape) if isinstance(tgt_in, Tensor) else type(tgt_in).__name__}")
+        if tgt_in.shape[1] == 0:
+            raise ValueError("tgt_in has no steps: teacher forcing needs at least <bos>")
+        checks.token_ids("tgt_in", tgt_in, self.decoder.vocab_size, "target")
         encoded = self.encode(src, src_lengths)
         state = self.decoder.start(encoded)
         logits, weights = [], []
@@ -344,6 +352,9 @@ def build_model(config: dict[str, Any]) -> Seq2Seq:
     init = config.get("init", "pytorch")
     if init not in INITS:
         raise ValueError(f"init must be one of {INITS}, got {init!r}")
+    checks.positive_sizes(**{k: config[k] for k in ("src_vocab", "tgt_vocab", "embed", "hidden")})
+    checks.model_numbers("this encoder-decoder", _parameters_about(config),
+                         "use a smaller hidden, embed or vocabulary")
     encoder = Encoder(config["src_vocab"], config["embed"], config["hidden"], config.get("bidirectional", True),
                       dropout)
     size, vocab, embed = encoder.output_size, config["tgt_vocab"], config["embed"]
@@ -360,6 +371,15 @@ def build_model(config: dict[str, Any]) -> Seq2Seq:
     if init == "bahdanau":
         bahdanau_init(model)
     return model
+
+
+def _parameters_about(config: dict[str, Any]) -> int:
+    """About how many parameters ``build_model(config)`` makes (its largest terms), computed before building it."""
+    embed, size = config["embed"], config["hidden"] * (2 if config.get("bidirectional", True) else 1)
+    vocabularies = (config["src_vocab"] + config["tgt_vocab"]) * embed
+    encoder = 3 * size * (embed + config["hidden"])
+    decoder = 3 * size * (embed + 2 * size) + 2 * size * size + (2 * size + embed) * config["tgt_vocab"]
+    return vocabularies + encoder + decoder
 
 
 @torch.no_grad()
@@ -412,6 +432,7 @@ def _single(src: Tensor) -> tuple[Tensor, Tensor]:
 @torch.no_grad()
 def greedy_batch(model: Seq2Seq, src: Tensor, src_lengths: Tensor, max_length: int) -> tuple[Tensor, Tensor | None]:
     """Greedy decoding of a batch: ids (B, max_length) with <eos> and <pad> after it, and alignments (B, T, S)."""
+    checks.loop_bounds(max_length=max_length)
     encoded = model.encode(src, src_lengths)
     state = model.decoder.start(encoded)
     token = torch.full((src.shape[0],), Vocab.BOS, dtype=torch.long)
@@ -432,6 +453,7 @@ def greedy_batch(model: Seq2Seq, src: Tensor, src_lengths: Tensor, max_length: i
 @torch.no_grad()
 def greedy_decode(model: Seq2Seq, src: Tensor, max_length: int = 100) -> Translation:
     """Greedy decoding of one sentence (1-D ids ending in <eos>): the most probable word at every step."""
+    checks.loop_bounds(max_length=max_length)
     batch_src, lengths = _single(src)
     encoded = model.encode(batch_src, lengths)
     state = model.decoder.start(encoded)
@@ -473,8 +495,8 @@ def beam_search(model: Seq2Seq, src: Tensor, beam_size: int = 5, max_length: int
     ranked by log-probability / length ** ``length_penalty`` (0 = plain log-probability). With ``beam_size=1`` this
     is exactly greedy decoding.
     """
-    if not isinstance(beam_size, int) or beam_size < 1:
-        raise ValueError(f"beam_size must be a positive int, got {beam_size!r}")
+    checks.positive_sizes(beam_size=beam_size)
+    checks.loop_bounds(max_length=max_length)
     batch_src, lengths = _single(src)
     encoded = model.encode(batch_src, lengths)
     state = model.decoder.start(encoded)
@@ -536,6 +558,8 @@ def score_translations(hypotheses: Sequence[Sequence[str]], references: Sequence
     if len(hypotheses) != len(references) or not references:
         raise ValueError(f"need as many hypotheses as references (and at least one); got {len(hypotheses)} "
                          f"and {len(references)}")
+    checks.token_lists("hypotheses", hypotheses)
+    checks.token_lists("references", references)
     exact = sum(list(h) == list(r) for h, r in zip(hypotheses, references))
     token = sum(sum(a == b for a, b in zip(h, r)) / max(len(h), len(r), 1) for h, r in zip(hypotheses, references))
     bleu = sacrebleu.corpus_bleu([" ".join(h) for h in hypotheses], [[" ".join(r) for r in references]],
