@@ -65,7 +65,9 @@ __all__ = [
     "Split",
     "normalize",
     "tokenize",
+    "detokenize",
     "load_parallel",
+    "split_indices",
     "split_pairs",
 ]
 
@@ -518,6 +520,7 @@ class ParallelCorpus:
     pairs: list[Pair]
     lines: int
     skipped: dict[str, int] = field(default_factory=dict)
+    texts: list[tuple[str, str]] = field(default_factory=list)  # each pair's (source, target) as the file has it
 
     def __repr__(self) -> str:
         skipped = ", ".join(f"{k} {v}" for k, v in self.skipped.items()) or "none"
@@ -533,15 +536,26 @@ class Split(NamedTuple):
 _PUNCTUATION = re.compile(r"([.!?,;:¿¡«»\"()])")
 
 
-def normalize(text: str) -> str:
-    """Unicode NFKC, lower case, curly apostrophes made straight, punctuation split off, spaces collapsed."""
-    text = unicodedata.normalize("NFKC", text).lower().replace("\u2019", "'").replace("\u202f", " ")
+def normalize(text: str, lowercase: bool = True) -> str:
+    """Unicode NFKC, lower case (unless ``lowercase=False``), curly apostrophes made straight, punctuation split off,
+    spaces collapsed."""
+    text = unicodedata.normalize("NFKC", text).replace("\u2019", "'").replace("\u202f", " ")
+    text = text.lower() if lowercase else text
     return " ".join(_PUNCTUATION.sub(r" \1 ", text).split())
 
 
-def tokenize(text: str) -> list[str]:
+def tokenize(text: str, lowercase: bool = True) -> list[str]:
     """Words of a normalized sentence (split on white space)."""
-    return normalize(text).split()
+    return normalize(text, lowercase).split()
+
+
+_NO_SPACE_BEFORE = re.compile(r" ([.!?,;:)»])")
+_NO_SPACE_AFTER = re.compile(r"([(«¿¡]) ")
+
+
+def detokenize(words: Sequence[str]) -> str:
+    """Words back to text: punctuation joined to the word before it (after it for opening marks)."""
+    return _NO_SPACE_AFTER.sub(r"\1", _NO_SPACE_BEFORE.sub(r"\1", " ".join(words)))
 
 
 def _read_line(raw: bytes) -> tuple[str, list[str], str | None]:
@@ -569,15 +583,16 @@ def load_parallel(
     prefixes: Sequence[str] | None = None,
     swap: bool = False,
     on_error: str = "raise",
+    lowercase: bool = True,
 ) -> ParallelCorpus:
     """Read ``source<TAB>target[<TAB>attribution]`` lines (the Tatoeba/Anki ``fra.txt`` format).
 
     Each side is normalized and tokenized. Filters (counted in ``skipped``, never an error): ``max_length`` drops
     pairs with either side longer than that many words; ``prefixes`` keeps only sources that start with one of
-    them (as in the classic "i am ..., he is ..." subset). ``swap`` makes the second column the source. Blank
-    lines are skipped and counted. Malformed lines (not UTF-8, no tab, more than three columns, an empty side)
-    raise a ``CorpusError`` naming the file and line with ``on_error="raise"``; ``on_error="skip"`` skips and
-    counts them.
+    them (as in the classic "i am ..., he is ..." subset). ``swap`` makes the second column the source;
+    ``lowercase=False`` keeps the case. Blank lines are skipped and counted. Malformed lines (not UTF-8, no tab,
+    more than three columns, an empty side) raise a ``CorpusError`` naming the file and line with
+    ``on_error="raise"``; ``on_error="skip"`` skips and counts them, and still raises if no line was well formed.
     """
     if on_error not in ("raise", "skip"):
         raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
@@ -589,7 +604,9 @@ def load_parallel(
                           f"manythings.org/anki) and pass its path")
     wanted = tuple(normalize(p) for p in prefixes) if prefixes else None
     pairs: list[Pair] = []
+    texts: list[tuple[str, str]] = []
     skipped: Counter[str] = Counter()
+    first_problem = ""
     lines = 0
     with open(path, "rb") as handle:
         for number, raw in enumerate(handle, start=1):
@@ -599,14 +616,17 @@ def load_parallel(
                 skipped["blank"] += 1
                 continue
             if problem:
+                message = (f"{path}:{number}: line {problem}: {line.strip()[:60]!r} (format: UTF-8, "
+                           f"source<TAB>target[<TAB>attribution]")
                 if on_error == "raise":
-                    raise CorpusError(f"{path}:{number}: line {problem}: {line.strip()[:60]!r} (format: UTF-8, "
-                                      f"source<TAB>target[<TAB>attribution]; pass on_error='skip' to skip)")
+                    raise CorpusError(f"{message}; pass on_error='skip' to skip)")
+                first_problem = first_problem or message + ")"
                 skipped["malformed"] += 1
                 continue
-            source, target = tokenize(columns[0]), tokenize(columns[1])
+            source, target = tokenize(columns[0], lowercase), tokenize(columns[1], lowercase)
+            text = (columns[0].strip(), columns[1].strip())
             if swap:
-                source, target = target, source
+                source, target, text = target, source, text[::-1]
             if max_length is not None and max(len(source), len(target)) > max_length:
                 skipped["too long"] += 1
                 continue
@@ -614,17 +634,37 @@ def load_parallel(
                 skipped["prefix"] += 1
                 continue
             pairs.append(Pair(source, target))
-    return ParallelCorpus(str(path), pairs, lines, dict(skipped))
+            texts.append(text)
+    if not pairs and skipped["malformed"]:
+        raise CorpusError(f"none of the {lines} lines of {path} is a source<TAB>target pair; the first: "
+                          f"{first_problem.split(': line ', 1)[1]}")
+    return ParallelCorpus(str(path), pairs, lines, dict(skipped), texts)
+
+
+def split_indices(sources: Sequence[Sequence[str]], valid: float = 0.1, test: float = 0.1, seed: int = 0
+                  ) -> tuple[list[int], list[int], list[int]]:
+    """Train/valid/test positions of ``sources``, split BY SOURCE SENTENCE: every pair with the same source lands in
+    the same part, so no held-out source is seen in training (Tatoeba gives one English sentence several French
+    translations). Sentences are shuffled (seeded) and a sentence joins test, else valid, while that part stays
+    within its fraction of the pairs; the rest is training."""
+    if not (0 <= valid < 1 and 0 <= test < 1 and valid + test < 1):
+        raise ValueError(f"valid and test must be fractions with valid + test < 1, got {valid} and {test}")
+    if len(sources) < 3:
+        raise ValueError(f"need at least 3 pairs to split, got {len(sources)}")
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for i, source in enumerate(sources):
+        groups.setdefault(tuple(source), []).append(i)
+    order = list(groups.values())
+    random.Random(seed).shuffle(order)
+    room = {"valid": round(len(sources) * valid), "test": round(len(sources) * test)}
+    parts: dict[str, list[int]] = {"train": [], "valid": [], "test": []}
+    for group in order:
+        part = next((p for p in ("test", "valid") if len(parts[p]) + len(group) <= room[p]), "train")
+        parts[part] += group
+    return parts["train"], parts["valid"], parts["test"]
 
 
 def split_pairs(pairs: Sequence[Pair], valid: float = 0.1, test: float = 0.1, seed: int = 0) -> Split:
-    """Shuffle (seeded) and split into train/valid/test by the given fractions."""
-    if not (0 <= valid < 1 and 0 <= test < 1 and valid + test < 1):
-        raise ValueError(f"valid and test must be fractions with valid + test < 1, got {valid} and {test}")
-    if len(pairs) < 3:
-        raise ValueError(f"need at least 3 pairs to split, got {len(pairs)}")
-    order = list(range(len(pairs)))
-    random.Random(seed).shuffle(order)
-    n_valid, n_test = round(len(pairs) * valid), round(len(pairs) * test)
-    shuffled = [pairs[i] for i in order]
-    return Split(shuffled[n_valid + n_test:], shuffled[:n_valid], shuffled[n_valid:n_valid + n_test])
+    """Split into train/valid/test by the given fractions of pairs, by source sentence (``split_indices``)."""
+    train, valid_at, test_at = split_indices([p.source for p in pairs], valid, test, seed)
+    return Split(*([pairs[i] for i in part] for part in (train, valid_at, test_at)))
