@@ -13,7 +13,15 @@ from attnmem.tasks.algorithmic import (
     parity_targets,
 )
 from attnmem.training import fit
-from attnmem.training.act import TauSweep, curriculum_nonzeros, decayed_lr, evaluate_parity, parity_loss
+from attnmem.training.act import (
+    TauSweep,
+    build_parity_model,
+    curriculum_nonzeros,
+    decayed_lr,
+    evaluate_parity,
+    parity_loss,
+    settle_pondering,
+)
 
 CELLS = ["rnn", "gru", "lstm"]
 
@@ -166,6 +174,30 @@ def test_tau_sweep_holds_one_model_per_tau() -> None:
         sweep[0.5]
     with pytest.raises(TypeError, match=r"sweep\[tau\]"):
         sweep(torch.zeros(1, 1, 4))
+
+
+def test_cap_share_counts_the_inputs_that_ran_into_the_step_cap() -> None:
+    never_halts = AdaptiveRNN(8, 16, 1, "rnn", max_steps=5, halting_bias=-20.0)
+    halts_at_once = AdaptiveRNN(8, 16, 1, "rnn", max_steps=5, halting_bias=20.0)
+    assert evaluate_parity(never_halts, 8, seed=0, n=200)["cap_share"] == 1.0
+    at_once = evaluate_parity(halts_at_once, 8, seed=0, n=200)
+    assert at_once["cap_share"] == 0.0 and at_once["mean_steps"] == 1.0
+    config = {"act": False, "length": 8, "hidden": 16, "cell": "rnn", "fixed_steps": 3}
+    fixed = build_parity_model(config)
+    assert isinstance(fixed, FixedStepRNN) and fixed.steps == 3
+    assert evaluate_parity(fixed, 8, seed=0, n=200)["mean_steps"] == 3.0
+
+
+@pytest.mark.learning
+def test_settling_with_a_larger_time_penalty_halts_before_the_cap() -> None:
+    torch.manual_seed(0)
+    model = AdaptiveRNN(4, 16, 1, "rnn", max_steps=8, halting_bias=-4.0)  # 8 * sigmoid(-4) < 1: always at the cap
+    assert evaluate_parity(model, 4, seed=1, n=500)["cap_share"] == 1.0
+    config = {"length": 4, "batch_size": 64, "settle_lr": 1e-2, "settle_steps": 300, "eval_every": 100,
+              "target_accuracy": 0.0, "max_cap_share": 0.05}
+    history = settle_pondering(model, config, seed=0, tau=0.1, progress=False)
+    assert history.stopped_early  # it halted on its own before the budget ran out
+    assert evaluate_parity(model, 4, seed=1, n=500)["cap_share"] <= 0.05
 
 
 # --- bad input --------------------------------------------------------------------------------------------------
@@ -338,6 +370,8 @@ def test_ponder_explorer_renders_three_ways_and_rejects_bad_input() -> None:
     assert spec["kind"] == "frames" and len(spec["examples"]) == 3
     steps = int(explorer.run("+-")[0].steps)
     assert len(spec["examples"][0]["frames"]) == steps
+    said = spec["examples"][0]["frames"][-1]["text"]
+    assert ("halted by itself, the cap is 5" if steps < 5 else "ran into the cap") in said
     assert "attnmem-explorer" in explorer.to_html()
     assert explorer.to_png()[:4] == b"\x89PNG"
     with pytest.raises(ValueError, match="at least one parity input"):

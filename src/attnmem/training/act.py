@@ -14,7 +14,7 @@ from torch.nn import functional as F
 
 from attnmem.act import ACTOutput, AdaptiveRNN, FixedStepRNN, ponder_cost
 from attnmem.tasks.algorithmic import ParityBatch, parity_batch
-from attnmem.training import Target, fit
+from attnmem.training import History, Target, fit
 
 __all__ = [
     "parity_loss",
@@ -23,6 +23,8 @@ __all__ = [
     "curriculum_nonzeros",
     "decayed_lr",
     "train_parity",
+    "settle_pondering",
+    "train_settled",
     "evaluate_recipe",
     "TAU_SWEEP",
     "TauSweep",
@@ -50,9 +52,10 @@ def parity_loss(model: nn.Module, batch: ParityBatch, tau: float = 0.0) -> tuple
 def evaluate_parity(model: nn.Module, length: int, seed: int, n: int = 5000) -> dict[str, float]:
     """Accuracy and pondering on ``n`` fresh parity vectors; does pondering grow with the non-zero count?
 
-    ``steps_corr_nonzeros`` is the Pearson correlation between the step count N and the number of non-zero
-    entries; ``steps_easy`` and ``steps_hard`` are the mean N on the quarter of inputs with the fewest and the
-    most non-zero entries.
+    ``cap_share`` is the share of inputs that ran into the step limit (``max_steps`` of an ``AdaptiveRNN``; every
+    input of a ``FixedStepRNN``); ``steps_corr_nonzeros`` is the Pearson correlation between the step count N and
+    the number of non-zero entries; ``steps_easy`` and ``steps_hard`` are the mean N on the quarter of inputs with
+    the fewest and the most non-zero entries.
     """
     batch = parity_batch(n, length, seed)
     with torch.no_grad():
@@ -62,10 +65,12 @@ def evaluate_parity(model: nn.Module, length: int, seed: int, n: int = 5000) -> 
     nonzeros = batch.nonzeros.float()
     spread = steps.std() * nonzeros.std()
     correlation = float(((steps - steps.mean()) * (nonzeros - nonzeros.mean())).mean() / spread) if spread > 0 else 0.0
+    limit = getattr(model, "max_steps", getattr(model, "steps", None))
     return {
         "accuracy": float(correct.mean()),
         "mean_steps": float(steps.mean()),
         "mean_ponder": float(result.ponder.mean()),
+        "cap_share": float((steps == limit).float().mean()),
         "steps_corr_nonzeros": correlation,
         "steps_easy": float(steps[nonzeros <= length / 4].mean()),
         "steps_hard": float(steps[nonzeros > 3 * length / 4].mean()),
@@ -73,11 +78,12 @@ def evaluate_parity(model: nn.Module, length: int, seed: int, n: int = 5000) -> 
 
 
 def build_parity_model(config: dict[str, Any]) -> nn.Module:
-    """An ``AdaptiveRNN`` (``config["act"]``) or the ``FixedStepRNN`` baseline for parity vectors."""
+    """An ``AdaptiveRNN`` (``config["act"]``) or the ``FixedStepRNN`` baseline (``config["fixed_steps"]`` steps per
+    input, default 1) for parity vectors."""
     if config["act"]:
         return AdaptiveRNN(config["length"], config["hidden"], 1, config["cell"], config["max_steps"],
                            halting_bias=config["halting_bias"])
-    return FixedStepRNN(config["length"], config["hidden"], 1, config["cell"], steps=1)
+    return FixedStepRNN(config["length"], config["hidden"], 1, config["cell"], steps=config.get("fixed_steps", 1))
 
 
 def curriculum_nonzeros(step: int, length: int, curriculum: int) -> int:
@@ -101,10 +107,13 @@ def train_parity(config: dict[str, Any], seed: int, progress: bool = True) -> tu
     - a curriculum: over the first ``config["curriculum"]`` steps the vectors have at most 2, then more and
       more non-zero entries (``curriculum_nonzeros``), until they have the paper's 1..L; the length stays L;
     - the learning rate decays linearly from ``config["lr"]`` to ``config["lr_final"]`` over the run;
-    - the time penalty starts at zero and ramps up linearly over ``config["tau_warmup"]`` steps. Adam scales
-      every gradient to a similar size, so while the parity loss still gives the halting unit no signal, even a
-      tiny τ would shrink the pondering to a single step, from which parity cannot be learned.
+    - the time penalty starts at zero and ramps up linearly over ``config["tau_warmup"]`` steps.
+
+    While the network is still learning parity, the parity loss pulls its halting units down harder than a τ of
+    1e-3 to 1e-2 pushes them up, so an ACT network ends this run pondering up to its step cap;
+    ``train_settled`` goes on from there.
     """
+    cpu_start = time.process_time()
     torch.manual_seed(seed)
     model = build_parity_model(config)
     optimizer = torch.optim.Adam(model.parameters(), lr=config["lr"])
@@ -122,6 +131,7 @@ def train_parity(config: dict[str, Any], seed: int, progress: bool = True) -> tu
         batches[0] += 1
         return parity_batch(config["batch_size"], length, generator, max_nonzeros=most)
 
+    depth = f"{config.get('fixed_steps', 1)} fixed step(s)"
     history = fit(
         model,
         loss_fn,
@@ -133,9 +143,55 @@ def train_parity(config: dict[str, Any], seed: int, progress: bool = True) -> tu
         eval_every=config["eval_every"],
         target=Target("accuracy", config["target_accuracy"]) if config.get("target_accuracy") else None,
         progress=progress,
-        desc=f"parity L={config['length']} {'ACT tau=' + str(tau) if config['act'] else 'fixed 1 step'}",
+        desc=f"parity L={config['length']} {'ACT tau=' + str(tau) if config['act'] else depth}",
     )
-    return model, {"steps": history.steps, "stopped_early": history.stopped_early}
+    return model, {"steps": history.steps, "stopped_early": history.stopped_early,
+                   "cpu_seconds": round(time.process_time() - cpu_start, 1)}
+
+
+def _is_settled(metrics: dict[str, float], config: dict[str, Any]) -> bool:
+    return metrics["accuracy"] >= config["target_accuracy"] and metrics["cap_share"] <= config["max_cap_share"]
+
+
+def settle_pondering(model: nn.Module, config: dict[str, Any], seed: int, tau: float, stop: bool = True,
+                     progress: bool = True) -> History:
+    """Train a network that has learned parity on with time penalty ``tau`` at the constant rate ``settle_lr``.
+
+    With ``stop`` it ends once the network keeps ``target_accuracy`` with at most ``max_cap_share`` of the
+    validation inputs at the step cap, else after ``settle_steps``; returns the ``History``.
+    """
+    optimizer = torch.optim.Adam(model.parameters(), lr=config["settle_lr"])
+
+    def evaluate(m: nn.Module) -> dict[str, float]:
+        found = evaluate_parity(m, config["length"], seed + 1000, n=2000)
+        return {**found, "settled": float(_is_settled(found, config))}
+
+    return fit(
+        model,
+        lambda m, batch: parity_loss(m, batch, tau),
+        lambda generator: parity_batch(config["batch_size"], config["length"], generator),
+        steps=config["settle_steps"],
+        optimizer=optimizer,
+        seed=seed + 1,
+        evaluate=evaluate,
+        eval_every=config["eval_every"],
+        target=Target("settled", 1.0) if stop else None,
+        progress=progress,
+        desc=f"settling the pondering, tau={tau:g}",
+    )
+
+
+def train_settled(config: dict[str, Any], seed: int, progress: bool = True) -> tuple[nn.Module, dict[str, Any]]:
+    """Go on training the zoo's ACT network ``config["start"]``, which has learned parity, with the larger time
+    penalty ``config["settle_tau"]`` until it halts by itself (``settle_pondering``)."""
+    from attnmem import zoo
+
+    cpu_start = time.process_time()
+    model = build_parity_model(config)
+    model.load_state_dict(zoo.load(config["start"]).state_dict())
+    history = settle_pondering(model, config, seed, config["settle_tau"], progress=progress)
+    return model, {"steps": history.steps, "settled": history.stopped_early,
+                   "cpu_seconds": round(time.process_time() - cpu_start, 1)}
 
 
 def evaluate_recipe(model: nn.Module, config: dict[str, Any], seed: int) -> dict[str, float]:
@@ -145,7 +201,7 @@ def evaluate_recipe(model: nn.Module, config: dict[str, Any], seed: int) -> dict
 
 # --- the τ sweep: several ACT networks, one per time penalty, in one small checkpoint --------------------------
 
-TAU_SWEEP: tuple[float, ...] = (1e-4, 1e-3, 1e-2, 3e-2, 1e-1)
+TAU_SWEEP: tuple[float, ...] = (1e-4, 1e-3, 1e-2, 5e-2, 1e-1)
 
 
 def _tau_key(tau: float) -> str:
@@ -153,7 +209,7 @@ def _tau_key(tau: float) -> str:
 
 
 class TauSweep(nn.Module):
-    """One ``AdaptiveRNN`` per time penalty τ, trained alike; ``sweep[tau]`` is the model for that τ."""
+    """One ``AdaptiveRNN`` per time penalty τ; ``sweep[tau]`` is the model for that τ."""
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__()
@@ -170,15 +226,24 @@ class TauSweep(nn.Module):
 
 
 def train_tau_sweep(config: dict[str, Any], seed: int, progress: bool = True) -> tuple[nn.Module, dict[str, Any]]:
-    """Train one ACT network per τ with the same seed and budget; record each one's training time."""
+    """Train a copy of the zoo's network ``config["start"]`` on at each τ for ``settle_steps`` (no early stop).
+
+    Every copy starts from the same network, which has learned parity, and gets the same steps, batches and
+    learning rate, so the networks differ only in the time penalty they were last trained with. Records the CPU
+    seconds of each τ.
+    """
+    from attnmem import zoo
+
+    start = zoo.load(config["start"])
     sweep = TauSweep(config)
     seconds = {}
     for tau in sweep.taus:
-        start = time.perf_counter()
-        model, _ = train_parity({**config, "act": True, "tau": tau}, seed, progress)
-        sweep.models[_tau_key(tau)].load_state_dict(model.state_dict())
-        seconds[f"{tau:g}"] = round(time.perf_counter() - start, 1)
-    return sweep, {"seconds_per_tau": seconds}
+        cpu_start = time.process_time()
+        model = sweep[tau]
+        model.load_state_dict(start.state_dict())
+        settle_pondering(model, config, seed, tau, stop=False, progress=progress)
+        seconds[f"{tau:g}"] = round(time.process_time() - cpu_start, 1)
+    return sweep, {"cpu_seconds_per_tau": seconds, "cpu_seconds": round(sum(seconds.values()), 1)}
 
 
 def evaluate_sweep(sweep: nn.Module, config: dict[str, Any], seed: int) -> dict[str, float]:
@@ -187,5 +252,5 @@ def evaluate_sweep(sweep: nn.Module, config: dict[str, Any], seed: int) -> dict[
     for tau in sweep.taus:
         found = evaluate_parity(sweep[tau], config["length"], seed, n=5000)
         metrics.update({f"{name}@{tau:g}": value for name, value in found.items()
-                        if name in ("accuracy", "mean_steps", "mean_ponder")})
+                        if name in ("accuracy", "mean_steps", "mean_ponder", "cap_share")})
     return metrics

@@ -63,8 +63,11 @@ class PonderExplorer(Explorer):
         probability = float(torch.sigmoid(result.outputs[0, 0, 0]))
         answer = "odd" if probability > 0.5 else "even"
         truth = "odd" if target == 1.0 else "even"
+        steps, cap = int(result.steps[0, 0]), getattr(self.model, "max_steps", None)
+        halted = ("ran into the cap" if steps == cap else f"halted by itself, the cap is {cap}"
+                  if cap else "a fixed number of steps")
         return (f"input {text}: {int((parity_from_string(text, self.length).inputs != 0).sum())} non-zero, "
-                f"answer {answer} (p = {probability:.2f}), truth {truth}; N = {int(result.steps[0, 0])} steps, "
+                f"answer {answer} (p = {probability:.2f}), truth {truth}; N = {steps} steps ({halted}), "
                 f"remainder R = {float(result.remainders[0, 0]):.3f}")
 
     def _frames(self, text: str) -> list[dict]:
