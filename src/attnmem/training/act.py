@@ -1,7 +1,8 @@
 """Training adaptive computation time networks on parity (Graves 2016, Section 3.1), and measuring them.
 
 ``parity_loss`` is the task loss plus τ times the ponder cost; ``train_parity`` is the zoo's training run for one
-network (with the curriculum, learning-rate decay and τ ramp it documents); ``TauSweep`` holds one network per τ.
+network (with the curriculum, learning-rate decay and τ ramp it documents); ``settle_pondering`` trains a network
+that has learned parity on with a larger τ until it halts before its step cap; ``TauSweep`` holds one network per τ.
 """
 from __future__ import annotations
 
