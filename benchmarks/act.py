@@ -3,7 +3,7 @@
 Trains the ACT network and the one-step baseline of the same size with the same budget (steps and batch), then
 measures accuracy, mean steps N, mean ponder rho and whether harder inputs (more non-zero entries) get more steps.
 Optionally also summarises the shipped tau sweep from the zoo. ``--halting`` instead asks why an ACT network
-runs into its step cap: it trains the first 1,000 steps of the zoo recipe's first phase with the time penalty
+runs into its step cap: it trains the first 1,000 steps of the act_parity recipe with the time penalty
 applied from the start, at several penalties, caps and initial halting biases, and reports how long the networks
 ponder by then.
 
@@ -60,7 +60,7 @@ def halting_table(steps: int, seed: int) -> str:
         rows.append(f"| {config['tau']:g} | {config['max_steps']} | {config['halting_bias']:+g} | "
                     f"{m['accuracy']:.3f} | {m['mean_steps']:.2f} | {m['cap_share']:.0%} | {cpu_seconds:.0f} |")
     return "\n".join([
-        f"The first {steps} steps of the act_parity recipe's first phase (L = {base['length']}, LSTM "
+        f"The first {steps} steps of the act_parity recipe (L = {base['length']}, LSTM "
         f"{base['hidden']}, curriculum, learning rate {base['lr']:g}), the time penalty tau applied from the first "
         f"step; then 5,000 fresh vectors. A network starts at about two (bias +1) or four (bias -1) steps.",
         "",
