@@ -184,7 +184,7 @@ def test_bad_configurations_and_inputs_are_explained():
         model(batch.memory, batch.memory_mask, batch.times, batch.query[:1])
     with pytest.raises(TypeError, match="word indices"):
         model(batch.memory.float(), batch.memory_mask, batch.times, batch.query)
-    with pytest.raises(ValueError, match="knows 5 words"):
+    with pytest.raises(ValueError, match="outside the model's vocabulary of 5 tokens"):
         MemN2N(5)(batch.memory, batch.memory_mask, batch.times, batch.query)
     with pytest.raises(ValueError, match="restarts"):
         train_memnet([(batch, batch)], len(VOCAB), TrainConfig(restarts=0))
