@@ -447,3 +447,13 @@ def test_an_all_padding_expression_is_named():
     tokens = torch.tensor([[1, 2, 1, 0, 0], [0, 0, 0, 0, 0]])
     with pytest.raises(ValueError, match="expression 1 of the batch has no variable"):
         ArithmeticProgrammer()(tokens, torch.randn(2, 4))
+
+
+@pytest.mark.parametrize("tau", [float("nan"), float("inf"), -0.1])
+def test_parity_loss_refuses_a_penalty_that_is_not_a_number(tau):
+    from attnmem.act import AdaptiveRNN
+    from attnmem.tasks.algorithmic import parity_batch
+    from attnmem.training.act import parity_loss
+
+    with pytest.raises(ValueError, match="tau must be non-negative and finite"):
+        parity_loss(AdaptiveRNN(8, 16, 1), parity_batch(4, 8, seed=0), tau=tau)

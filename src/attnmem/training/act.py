@@ -6,6 +6,7 @@ that has learned parity on with a larger τ until it halts before its step cap; 
 """
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -36,8 +37,8 @@ __all__ = [
 
 def parity_loss(model: nn.Module, batch: ParityBatch, tau: float = 0.0) -> tuple[Tensor, dict[str, float]]:
     """Binary cross-entropy on the parity bit plus τ times the ponder cost."""
-    if tau < 0:
-        raise ValueError(f"the time penalty tau must be non-negative, got {tau}")
+    if not (math.isfinite(tau) and tau >= 0):
+        raise ValueError(f"the time penalty tau must be non-negative and finite, got {tau}")
     result = model(batch.inputs)
     if result.outputs.shape != (*batch.targets.shape, 1):
         raise ValueError(
