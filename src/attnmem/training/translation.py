@@ -33,8 +33,8 @@ from torch import nn
 from tqdm import tqdm
 
 from attnmem.checkpoint import load_checkpoint, read_manifest, save_checkpoint
-from attnmem.seq2seq import beam_search, build_model, greedy_batch, greedy_decode, sequence_loss
-from attnmem.tasks.translation import (Batch, CorpusError, Pair, Vocab, detokenize, load_parallel, make_batch,
+from attnmem.seq2seq import beam_search, build_model, greedy_batch, sequence_loss
+from attnmem.tasks.translation import (CorpusError, Pair, Vocab, detokenize, load_parallel, make_batch,
                                        split_indices, tokenize)
 from attnmem.training import TrainingError
 from attnmem.training.transformer import transformer_loss
@@ -159,13 +159,14 @@ def decode(translator: Translator, sentences: Sequence[Sequence[str]], beam: int
     out: list[list[str]] = []
     for i in range(0, len(sentences), batch_size if beam == 1 else 1):
         chunk = sentences[i:i + batch_size] if beam == 1 else sentences[i:i + 1]
-        batch = make_batch([(s, ["<unk>"]) for s in chunk], src_vocab, tgt_vocab, unknown="unk")
-        max_length = 2 * batch.src.shape[1] + 10
+        encoded = [torch.tensor(src_vocab.encode(list(s), unknown="unk")) for s in chunk]
+        src = nn.utils.rnn.pad_sequence(encoded, batch_first=True, padding_value=Vocab.PAD)
+        max_length = 2 * src.shape[1] + 10
         if beam == 1:
-            ids, weights = greedy_batch(model, batch.src, batch.src_lengths, max_length)
+            ids, weights = greedy_batch(model, src, torch.tensor([len(e) for e in encoded]), max_length)
             rows = [(row, None if weights is None else weights[k]) for k, row in enumerate(ids.tolist())]
         else:
-            best = beam_search(model, batch.src[0], beam, max_length)[0]
+            best = beam_search(model, encoded[0], beam, max_length)[0]
             rows = [(best.ids + [Vocab.EOS], best.alignment)]
         for source, (row, alignment) in zip(chunk, rows):
             out.append(_copy_unknowns(tgt_vocab.decode(row), list(source), alignment))
@@ -246,6 +247,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _scores(translator: Translator, pairs: Sequence[Pair], texts: Sequence[str], beam: int) -> dict[str, Any]:
+    """Greedy and (with ``beam`` > 1) beam-search scores of ``pairs`` against the corpus texts of their targets."""
     sources = [p.source for p in pairs]
     scores = {"greedy": score(decode(translator, sources, 1), texts, translator.lowercase)}
     if beam > 1:
@@ -280,8 +282,8 @@ def _train_command(argv: list[str]) -> int:
     longest = max(len(p.source) for p in corpus.pairs + (test.pairs if test else []))
     config = {"model": args.model, "src_vocab": len(src_vocab), "tgt_vocab": len(tgt_vocab), "hidden": args.hidden,
               "layers": args.layers, "heads": args.heads, "ff": args.ff or 4 * args.hidden, "embed": args.embed,
-              "dropout": args.dropout, "max_positions": max(1024, 2 * longest + 12), "lr": args.lr, "warmup": args.warmup,
-              "batch_tokens": args.batch_tokens, "label_smoothing": RECIPE["label_smoothing"]}
+              "dropout": args.dropout, "max_positions": max(1024, 2 * longest + 12), "lr": args.lr,
+              "warmup": args.warmup, "batch_tokens": args.batch_tokens, "label_smoothing": RECIPE["label_smoothing"]}
     case = "lower-cased" if args.lowercase else "case kept"
     print(f"split by source sentence: {len(train_at)} training, {len(valid_at)} validation, "
           f"{len(test.pairs) if test else len(test_at)} test pairs{f' (from {args.test})' if test else ''}; "
@@ -293,7 +295,9 @@ def _train_command(argv: list[str]) -> int:
     held = {"valid": ([corpus.pairs[i] for i in valid_at], [corpus.texts[i][1] for i in valid_at])}
     held["test"] = (test.pairs, [t for _, t in test.texts]) if test else \
         ([corpus.pairs[i] for i in test_at], [corpus.texts[i][1] for i in test_at])
-    scores = {name: _scores(translator, pairs, texts, args.beam) for name, (pairs, texts) in held.items() if pairs}
+    # validation (what one tunes on) greedy only; beam search goes one sentence at a time
+    scores = {name: _scores(translator, pairs, texts, args.beam if name == "test" else 1)
+              for name, (pairs, texts) in held.items() if pairs}
     print(f"{info['steps']} steps in {info['cpu_seconds']} CPU seconds on {args.threads} thread(s); "
           f"final training loss {info['final_loss']}")
     for name, by_search in scores.items():
