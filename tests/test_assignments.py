@@ -289,6 +289,7 @@ def test_one_numbering_in_the_student_notebook_and_the_instructor_listing(built,
         f"{int(chapter.number)}.{k}" for k in range(1, len(chapter.exercises) + 1)
     ]
     assert not re.search(r"ex-\d\d-[\w-]+`|\{ref\}", text), "a cross-reference left unresolved in a student file"
+    assert "Exercise ex-" not in text, "an exercise called by its label, not its number"
     listing = (course / "exercises.md").read_text()
     for exercise in chapter.exercises:
         assert f"{{ref}}`{exercise.label}`" in listing  # the book renders it "Exercise N.k", as numbered here

@@ -132,6 +132,18 @@ def test_every_reference_to_an_exercise_names_one_and_no_prose_numbers_them_by_h
         assert not by_hand, f"{name}: {by_hand}: refer to an exercise with {{ref}}`ex-NN-name`"
 
 
+def test_answer_cells_that_number_their_exercise_number_it_right():
+    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        labels: list[str] = []
+        for cell in json.loads(path.read_text())["cells"]:
+            text = "".join(cell["source"])
+            if cell["cell_type"] == "markdown":
+                labels += re.findall(r"^:label: (ex-[\w-]+)", text, re.M)
+            elif (match := re.match(r"# Exercise (\d+)\.(\d+):", text)) and labels:
+                expected = (str(int(path.name[:2])), str(len(labels)))
+                assert match.groups() == expected, f"{path.name}: '{match[0]}' follows Exercise {'.'.join(expected)}"
+
+
 def test_the_graded_configuration_hides_solutions_and_reuses_the_book_cache():
     config = graded_config.graded_config(yaml.safe_load((ROOT / "_config.yml").read_text()))
     assert config["sphinx"]["config"]["hide_solutions"] is True

@@ -345,11 +345,12 @@ def master_notebook(chapter: Chapter, repository: str, book: str) -> nbformat.No
                 )
             worth = EXERCISES[exercise.label].points
             question.update(points=worth, check_cell=False)
+            numbered = rf"# Exercise {exercise.number}:"
             cells += [
                 new_raw_cell("# BEGIN QUESTION\n" + yaml.safe_dump(question, sort_keys=False)),
                 new_markdown_cell(heading),
                 new_raw_cell("# BEGIN SOLUTION"),
-                new_code_cell(solution_cell(exercise)),
+                new_code_cell(re.sub(rf"^# Exercise {exercise.label}:", numbered, solution_cell(exercise), flags=re.M)),
                 new_raw_cell("# END SOLUTION"),
                 new_raw_cell("# BEGIN TESTS"),
                 new_code_cell(_test_cell(exercise, worth)),
