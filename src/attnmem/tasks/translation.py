@@ -379,7 +379,8 @@ class Vocab:
         missing = [w for w in words if w not in self.stoi]
         if missing and unknown == "error":
             raise KeyError(f"unknown word(s) {missing[:5]} not in the vocabulary of {len(self)} tokens; "
-                           f"check the spelling, or pass unknown='unk' to map them to <unk>")
+                           f"check the spelling, or map them to <unk> with vocab.encode(words, unknown='unk'); to "
+                           f"translate text with unknown words, use attnmem.training.translation.translate")
         ids = [self.stoi.get(w, self.UNK) for w in words]
         return ids + [self.EOS] if add_eos else ids
 
