@@ -176,3 +176,38 @@ def test_exercise_checkers_pass_right_answers_and_explain_wrong_ones() -> None:
     failed(check("ex-11-coverage", lambda p, o: 0.0 if not g.is_simple_polygon(p, o) else _coverage(p, o)),
            "drop that repeat")
     failed(check("ex-11-coverage", lambda p, o: g.hull_coverage(p.numpy(), o)), "the book's own answer")
+
+
+def test_position_vocabulary_baseline_cannot_name_positions_past_its_vocabulary() -> None:
+    from attnmem.seq2seq import build_model
+    from attnmem.tasks.translation import Vocab
+
+    batch = g.sorting_task(5, 12, seed=0)
+    tokens = T.position_vocabulary_batch(batch, positions=10)
+    assert (tokens.src[:, :12] - 4 == (batch.points[..., 0] * 100).round().long()).all()
+    assert (tokens.tgt_out[:, :12] == Vocab.UNK).sum() == 2 * 5  # positions 10 and 11 of each example
+    torch.manual_seed(0)
+    model = build_model({"src_vocab": 104, "tgt_vocab": 14, "embed": 8, "hidden": 8, "attention": "bahdanau"}).eval()
+    assert T.position_vocabulary_accuracy(model, batch, positions=10) == 0.0
+
+
+def test_explorer_draws_points_panels_and_checks_its_inputs() -> None:
+    from attnmem.viz.explorer import points_panel
+    from attnmem.viz.pointer import PointerExplorer
+
+    batch = g.hull_task(2, (6, 9), seed=0)
+    examples = {f"set {b}": batch.points[b, : int(batch.lengths[b])] for b in range(2)}
+    references = {f"set {b}": batch.targets[b, : int(batch.target_lengths[b]) - 1].tolist() for b in range(2)}
+    explorer = PointerExplorer({"with the mask": small(closes=True), "without": small(closes=True, mask_chosen=False)},
+                               examples, references)
+    spec = explorer.view_spec()
+    panels = [p for e in spec["examples"] for f in e["frames"] for p in f["panels"]]
+    assert spec["kind"] == "frames" and panels and all(p["type"] == "points" for p in panels)
+    assert all(abs(sum(p["weights"]) - 1) < 1e-2 for p in panels if "weights" in p)
+    assert 'panel.type === "points"' in explorer.to_html()
+    with pytest.raises(ValueError, match="names points"):
+        points_panel([[0, 0], [1, 1]], path=[0, 2])
+    with pytest.raises(ValueError, match=r"\(n, 2\)"):
+        points_panel([[0, 0, 1]])
+    with pytest.raises(ValueError, match="one reference output per example"):
+        PointerExplorer({"m": small(closes=True)}, examples, {})
