@@ -124,9 +124,12 @@ def test_first_error_finds_the_first_word_that_leaves_the_reference():
 
 
 def test_tokens_panel_marks_and_value_axis_are_checked():
-    assert tokens_panel(["a", "b"], first_wrong=1)["first_wrong"] == 1
-    with pytest.raises(ValueError, match="first_wrong=2 is outside the 2 tokens"):
-        tokens_panel(["a", "b"], first_wrong=2)
+    assert tokens_panel(["a", "b"], judged=True, first_wrong=1)["first_wrong"] == 1
+    assert "judged" not in tokens_panel(["a", "b"])  # a source sentence: neither right nor wrong
+    with pytest.raises(ValueError, match="first_wrong=2 needs judged=True and one of the 2 tokens"):
+        tokens_panel(["a", "b"], judged=True, first_wrong=2)
+    with pytest.raises(ValueError, match="needs judged=True"):
+        tokens_panel(["a", "b"], first_wrong=0)
     example = alignment_example("x", ["a", "b"], ["c"], torch.ones(2, 1), marks={1: "the first wrong word"})
     assert example["marks"] == {"1": "the first wrong word"}
     with pytest.raises(ValueError, match=r"marked rows \[5\] are outside the 2 rows"):

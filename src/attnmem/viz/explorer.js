@@ -203,7 +203,7 @@
   function tokens(panel, parent) {
     var line = el("div", "am-line am-tokens", parent), wrong = panel.first_wrong;
     panel.tokens.forEach(function (tok, i) {
-      var cls = "am-token" + (wrong === undefined ? " am-right" : i < wrong ? " am-right" : " am-after");
+      var cls = "am-token" + (!panel.judged ? "" : wrong === undefined || i < wrong ? " am-right" : " am-after");
       var t = el("span", cls + (i === wrong ? " am-wrong" : ""), line, tok);
       if (i === wrong) t.title = "the first wrong word";
     });

@@ -157,13 +157,20 @@ def matrix_panel(values: Any, *, title: str = "", row_labels: Sequence[str] | No
     return panel
 
 
-def tokens_panel(tokens: Sequence[str], *, title: str = "", first_wrong: int | None = None,
+def tokens_panel(tokens: Sequence[str], *, title: str = "", judged: bool = False, first_wrong: int | None = None,
                  wide: bool = True) -> dict:
-    """A panel of word tokens (a translation); from ``first_wrong`` on they are shaded, and that one is outlined."""
+    """A panel of word tokens (a sentence, a translation).
+
+    A ``judged`` translation is shaded right up to ``first_wrong`` (all of it when None) and wrong from there on,
+    the first wrong token outlined.
+    """
     words = [str(t) for t in tokens]
-    if first_wrong is not None and not 0 <= first_wrong < len(words):
-        raise ValueError(f"panel {title!r}: first_wrong={first_wrong} is outside the {len(words)} tokens")
+    if first_wrong is not None and not (judged and 0 <= first_wrong < len(words)):
+        raise ValueError(f"panel {title!r}: first_wrong={first_wrong} needs judged=True and one of the "
+                         f"{len(words)} tokens")
     panel: dict[str, Any] = {"type": "tokens", "title": title, "tokens": words, "wide": wide}
+    if judged:
+        panel["judged"] = True
     if first_wrong is not None:
         panel["first_wrong"] = int(first_wrong)
     return panel

@@ -237,7 +237,8 @@ class BottleneckExplorer(Explorer):
                       tokens_panel(pair.target + ["<eos>"], title="the grammar's translation")]
             for name in self.models:
                 words = result["translations"][name][0]
-                panels.append(tokens_panel(words, title=name, first_wrong=first_error(words, pair.target + ["<eos>"])))
+                panels.append(tokens_panel(words, title=name, judged=True,
+                                           first_wrong=first_error(words, pair.target + ["<eos>"])))
             for name in self.models:
                 panels.append(bars_panel([self.results[n]["exact"][name] for n in self.lengths],
                                          title=f"{name}: exact match by length", labels=labels, highlight=[i],
