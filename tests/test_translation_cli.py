@@ -114,3 +114,12 @@ def test_loading_something_else_is_a_clear_error(tmp_path):
     save_checkpoint(tmp_path / "other.pt", torch.nn.Linear(2, 2), {"config": {}})
     with pytest.raises(ValueError, match="not a model saved by"):
         load(tmp_path / "other.pt")
+
+
+def test_a_cpu_budget_stops_training_and_the_bar_says_what_is_left(corpus, tmp_path, capsys):
+    small = [a for a in SMALL if a not in ("--steps", "3", "--quiet")]
+    assert main([str(corpus), "--out", str(tmp_path / "m.pt"), "--seconds", "0.5", *small]) == 0
+    training = json.loads((tmp_path / "m.json").read_text())["training"]
+    assert training["cpu_seconds"] >= 0.5 and training["steps"] >= 1 and training["cpu_budget_seconds"] == 0.5
+    bar = capsys.readouterr().err
+    assert "training transformer (size 16) on" in bar and "left" in bar
