@@ -123,3 +123,12 @@ def test_a_cpu_budget_stops_training_and_the_bar_says_what_is_left(corpus, tmp_p
     assert training["cpu_seconds"] >= 0.5 and training["steps"] >= 1 and training["cpu_budget_seconds"] == 0.5
     bar = capsys.readouterr().err
     assert "training transformer (size 16) on" in bar and "left" in bar
+
+
+@pytest.mark.parametrize("option, value, says", [("--threads", "0", "--threads must be at least 1"),
+                                                 ("--lr", "nan", "--lr must be a positive number"),
+                                                 ("--hidden", "10", "multiple of --heads")])
+def test_bad_settings_are_refused_by_name(corpus, tmp_path, capsys, option, value, says):
+    with pytest.raises(SystemExit):
+        main([str(corpus), "--out", str(tmp_path / "m.pt"), option, value, "--heads", "4"])
+    assert says in capsys.readouterr().err

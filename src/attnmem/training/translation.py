@@ -255,8 +255,31 @@ def _scores(translator: Translator, pairs: Sequence[Pair], texts: Sequence[str],
     return scores
 
 
+def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Settings that would train nothing or fail later are refused now, naming the option."""
+    positive = {"--threads": args.threads, "--beam": args.beam, "--hidden": args.hidden, "--layers": args.layers,
+                "--heads": args.heads, "--embed": args.embed, "--warmup": args.warmup,
+                "--batch-tokens": args.batch_tokens, "--max-length": args.max_length, "--min-count": args.min_count,
+                "--steps": args.steps or 1, "--ff": args.ff or 1}
+    for option, value in positive.items():
+        if value < 1:
+            parser.error(f"{option} must be at least 1, got {value}")
+    for option, value in {"--minutes": args.minutes, "--seconds": args.seconds, "--lr": args.lr}.items():
+        if value is not None and not (math.isfinite(value) and value > 0):
+            parser.error(f"{option} must be a positive number, got {value}")
+    if args.model == "transformer" and args.hidden % args.heads:
+        parser.error(f"--hidden ({args.hidden}) must be a multiple of --heads ({args.heads})")
+    if not 0 <= args.held_out < 0.5:
+        parser.error(f"--held-out is the fraction held out for validation and again for test: give 0 to 0.5, "
+                     f"got {args.held_out}")
+    if not 0 <= args.dropout < 1:
+        parser.error(f"--dropout must be in [0, 1), got {args.dropout}")
+
+
 def _train_command(argv: list[str]) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    _check_args(parser, args)
     torch.set_num_threads(args.threads)
     seconds = args.seconds if args.seconds is not None else (args.minutes * 60 if args.minutes is not None else
                                                              None if args.steps is not None else 600.0)
