@@ -110,20 +110,13 @@ class PointerNetwork(nn.Module):
 
     ``input_size`` is the size of a point (2 on the plane, 1 for numbers); ``mask_chosen`` removes positions already
     chosen; ``closes`` keeps the first choice available and ends the output when the model points at it again.
-    A ``bidirectional`` encoder (half the units each way) gives every e_j the points on both sides of it in the
-    input, so the first points read are not scored with little context.
     """
 
-    def __init__(self, input_size: int = 2, hidden: int = 128, mask_chosen: bool = True, closes: bool = False,
-                 bidirectional: bool = False) -> None:
+    def __init__(self, input_size: int = 2, hidden: int = 128, mask_chosen: bool = True, closes: bool = False) -> None:
         super().__init__()
         self.input_size, self.hidden, self.mask_chosen, self.closes = input_size, hidden, mask_chosen, closes
-        if bidirectional and hidden % 2:
-            raise ValueError(f"a bidirectional encoder splits hidden between two directions: hidden must be even, "
-                             f"got {hidden}")
         self.embed = nn.Linear(input_size, hidden)
-        self.encoder = nn.LSTM(hidden, hidden // 2 if bidirectional else hidden, batch_first=True,
-                               bidirectional=bidirectional)
+        self.encoder = nn.LSTM(hidden, hidden, batch_first=True)
         self.decoder = nn.LSTMCell(hidden, hidden)
         self.first_input = nn.Parameter(torch.zeros(hidden))
         self.pointer = AdditiveScore(hidden, hidden, hidden)
@@ -135,8 +128,7 @@ class PointerNetwork(nn.Module):
         states, (h, c) = self.encoder(packed)
         states, _ = pad_packed_sequence(states, batch_first=True, total_length=points.shape[1])
         real = torch.arange(points.shape[1]) < lengths.unsqueeze(1)
-        final = (torch.cat(list(h), -1), torch.cat(list(c), -1))  # the last state of each direction, side by side
-        return Encoded(states, states @ self.pointer.w_key, embedded, real, final)
+        return Encoded(states, states @ self.pointer.w_key, embedded, real, (h[0], c[0]))
 
     def step(self, previous: Tensor, state: tuple[Tensor, Tensor], encoded: Encoded,
              available: Tensor) -> tuple[Tensor, tuple[Tensor, Tensor]]:

@@ -57,12 +57,10 @@ def pointer_loss(model: PointerNetwork, batch: PointBatch) -> tuple[Tensor, dict
 
 
 def build(config: dict[str, Any]) -> PointerNetwork:
-    """A ``PointerNetwork`` for ``config["task"]`` with ``hidden`` units, ``mask_chosen`` (default True) and a
-    ``bidirectional`` encoder (default False)."""
+    """A ``PointerNetwork`` for ``config["task"]`` with ``hidden`` units and ``mask_chosen`` (default True)."""
     _, closes = TASKS[config["task"]]
     return PointerNetwork(input_size=1 if config["task"] == "sorting" else 2, hidden=config["hidden"],
-                          mask_chosen=config.get("mask_chosen", True), closes=closes,
-                          bidirectional=config.get("bidirectional", False))
+                          mask_chosen=config.get("mask_chosen", True), closes=closes)
 
 
 def decode(model: PointerNetwork, batch: PointBatch, beam_size: int = 1, mask_chosen: bool | None = None) -> Pointed:
