@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 import assignments as kit  # noqa: E402  (tools/ is not a package)
 
-SOLUTIONS = {e.label: e for c in kit.chapters_with_exercises() for e in c.exercises if e.coding}
+SOLUTIONS = {e.label: e for c in kit.chapters_with_exercises(rubrics=False) for e in c.exercises if e.coding}
 LABELS = sorted(EXERCISES)
 
 

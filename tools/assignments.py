@@ -489,8 +489,9 @@ def listing(chapters: list[Chapter], repository: str, colab: str, book: str) -> 
     return "\n".join(lines)
 
 
-def chapters_with_exercises(only: list[str] | None = None) -> list[Chapter]:
-    """The chapters in book/_toc.yml whose notebooks have exercises (``only``: these chapter numbers)."""
+def chapters_with_exercises(only: list[str] | None = None, rubrics: bool = True) -> list[Chapter]:
+    """The chapters in book/_toc.yml whose notebooks have exercises (``only``: these chapter numbers), with the
+    rubrics of their written exercises (``rubrics=False``: without, for what needs the exercises only)."""
     toc = yaml.safe_load((ROOT / "book" / "_toc.yml").read_text())
     entries = [c["file"] for part in toc["parts"] for c in part["chapters"]]
     found = []
@@ -502,7 +503,7 @@ def chapters_with_exercises(only: list[str] | None = None) -> list[Chapter]:
         NUMBERS.update((e.label, e.number) for e in chapter.exercises)  # every chapter's, for cross-references
         if chapter.exercises and not (only and chapter.number not in only):
             found.append(chapter)
-    for chapter in found:
+    for chapter in found if rubrics else ():
         read_rubrics(chapter)
     return found
 
