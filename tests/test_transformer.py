@@ -265,3 +265,29 @@ def test_learns_short_sentences_in_seconds():
     after = evaluate_pairs(model, sample_pairs(100, 3, 6, seed=9), task.src_vocab, task.tgt_vocab)["exact_match"]
     assert before == 0.0
     assert after >= 0.8
+
+
+def test_head_explorer_renders_every_layer_and_head_with_the_gold_alignment():
+    from attnmem import zoo
+    from attnmem.viz.transformer import HeadExplorer, read_heads
+
+    model = zoo.load("transformer")
+    sentence = "the big dog often sees a cat"
+    heads = read_heads(model, sentence, source_vocab(), target_vocab())
+    assert heads.target[:-1] == translate(sentence) and heads.gold == alignment(sentence) + [7]
+    assert heads.agreement.shape == (2, 4) and 0.0 <= float(heads.agreement.min()) <= float(heads.agreement.max()) <= 1
+    spec = HeadExplorer(model, source_vocab(), target_vocab(), [sentence]).view_spec()
+    assert len(spec["examples"]) == 2 * 5 + 2 * 4
+    assert all(len(e["weights"]) == len(e["rows"]) for e in spec["examples"])
+    assert "gold: 'dog'" in spec["examples"][0]["row_notes"][0]
+
+
+def test_head_explorer_errors_are_clear():
+    from attnmem.viz.transformer import HeadExplorer
+
+    with pytest.raises(ValueError, match="at least one sentence"):
+        HeadExplorer(small_model(), source_vocab(), target_vocab(), [])
+    with pytest.raises(KeyError, match="unknown word"):
+        HeadExplorer(small_model(), source_vocab(), target_vocab(), ["the dragon sleeps"])
+    with pytest.raises(TypeError, match="AlignmentExplorer"):
+        HeadExplorer(torch.nn.Linear(2, 2), source_vocab(), target_vocab(), ["the dog runs"])

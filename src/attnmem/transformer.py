@@ -313,7 +313,7 @@ class Transformer(nn.Module):
         return self.encode_with_weights(src, src_lengths)[0]
 
     def forward(self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor) -> TransformerOutput:
-        _check_inputs(src, src_lengths, tgt_in)
+        _check_inputs(src, src_lengths, tgt_in, self.embedding.num_embeddings)
         encoded, encoder_weights = self.encode_with_weights(src, src_lengths)
         logits, decoder_weights, cross_weights, _ = self.decoder(tgt_in, encoded.outputs,
                                                                  encoded.mask[:, None, None, :])
@@ -340,8 +340,8 @@ def label_smoothed_loss(logits: Tensor, targets: Tensor, smoothing: float, ignor
 
 
 # --- argument checks (kept apart from the code the chapter shows) -------------------------------------------------
-def _check_inputs(src: Tensor, src_lengths: Tensor, tgt_in: Tensor) -> None:
-    _check_source(src, src_lengths)
+def _check_inputs(src: Tensor, src_lengths: Tensor, tgt_in: Tensor, src_vocab: int) -> None:
+    _check_source(src, src_lengths, src_vocab)
     if not isinstance(tgt_in, Tensor) or tgt_in.dim() != 2 or tgt_in.dtype != torch.long or \
             tgt_in.shape[0] != src.shape[0]:
         got = f"{tuple(tgt_in.shape)} {tgt_in.dtype}" if isinstance(tgt_in, Tensor) else type(tgt_in).__name__
