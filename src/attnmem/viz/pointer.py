@@ -29,7 +29,7 @@ def _verdict(output: list[int], reference: list[int], closes: bool) -> str:
     repeats = len(ring) - len(set(ring))
     if repeats:
         return f"repeats {repeats} point{'s' if repeats > 1 else ''}"
-    target = reference[:-1] if closes else reference
+    target = reference[:-1] if len(reference) > 1 and reference[-1] == reference[0] else reference
     if set(ring) == set(target) and len(ring) == len(target):
         return "right" if not closes or output[-1] == output[0] else "right points, not closed"
     return f"wrong: {len(set(ring) - set(target))} extra, {len(set(target) - set(ring))} missing"
