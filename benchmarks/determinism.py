@@ -1,11 +1,12 @@
 """Where determinism ends: the same seed on the same thread count gives the same bits; other thread counts do not.
 
-    python benchmarks/determinism.py --out benchmarks/results/determinism.md
+    OMP_WAIT_POLICY=PASSIVE python benchmarks/determinism.py --out benchmarks/results/determinism.md
 
-Trains chapter 3's Bahdanau recipe for a short run (``--steps``, default 200) three times from seed 0: twice on one
+Trains chapter 3's Bahdanau recipe for a short run (``--steps``, default 100) three times from seed 0: twice on one
 torch thread, once on two. It reports whether the two one-thread runs agree bit for bit, and how far the two-thread
 run's weights and final loss are from them. PyTorch splits a sum over threads differently, so float rounding differs
-and the difference grows with training.
+and the difference grows with training. (On a busy machine, ``OMP_WAIT_POLICY=PASSIVE`` keeps the two-thread run
+from spinning while it waits for a core.)
 """
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ def largest_difference(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", help="write the markdown here")
-    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--steps", type=int, default=100)
     args = parser.parse_args(argv)
     first, first_loss, cpu = run(1, args.steps)
     again, again_loss, _ = run(1, args.steps)
