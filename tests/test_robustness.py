@@ -126,6 +126,7 @@ def test_a_leftover_checkpoint_without_manifest_names_the_command_and_is_rebuilt
     with pytest.raises(zoo.ZooError, match="has no manifest.*rebuild it with: python -m attnmem.zoo train "
                                            "kernel_regression"):
         zoo.load("kernel_regression", tmp_path)
+    assert "cannot be verified; rebuild it: python -m attnmem.zoo train" in zoo.describe("kernel_regression", tmp_path)
     model = zoo.load("kernel_regression", tmp_path, train_if_missing=True)
     assert (tmp_path / "kernel_regression.json").exists() and not model.training
 

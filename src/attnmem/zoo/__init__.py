@@ -232,5 +232,7 @@ def describe(name: str, directory: str | Path | None = None) -> str:
         record = manifest(name, directory)
     except ZooError:
         return f"{name:<24} {entry.summary} [not built: {entry.command}]"
+    except CheckpointError:  # a weights file whose manifest is missing or unreadable
+        return f"{name:<24} {entry.summary} [cannot be verified; rebuild it: {entry.command}]"
     metrics = ", ".join(f"{k} {v:.4g}" for k, v in record["metrics"].items())
     return f"{name:<24} {entry.summary} [{metrics}; trained in {record['train_seconds']:.0f} s]"
