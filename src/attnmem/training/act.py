@@ -183,14 +183,13 @@ def settle_pondering(model: nn.Module, config: dict[str, Any], seed: int, tau: f
     )
 
 
-def train_settled(config: dict[str, Any], seed: int, progress: bool = True) -> tuple[nn.Module, dict[str, Any]]:
-    """Go on training the zoo's ACT network ``config["start"]``, which has learned parity, with the larger time
-    penalty ``config["settle_tau"]`` until it halts by itself (``settle_pondering``)."""
-    from attnmem import zoo
-
+def train_settled(start: nn.Module, config: dict[str, Any], seed: int,
+                  progress: bool = True) -> tuple[nn.Module, dict[str, Any]]:
+    """Go on training a copy of ``start``, an ACT network that has learned parity, with the larger time penalty
+    ``config["settle_tau"]`` until it halts by itself (``settle_pondering``)."""
     cpu_start = time.process_time()
     model = build_parity_model(config)
-    model.load_state_dict(zoo.load(config["start"]).state_dict())
+    model.load_state_dict(start.state_dict())
     history = settle_pondering(model, config, seed, config["settle_tau"], progress=progress)
     return model, {"steps": history.steps, "settled": history.stopped_early,
                    "cpu_seconds": round(time.process_time() - cpu_start, 1)}
@@ -227,16 +226,15 @@ class TauSweep(nn.Module):
         raise TypeError("a TauSweep holds one model per tau: call sweep[tau](inputs) instead")
 
 
-def train_tau_sweep(config: dict[str, Any], seed: int, progress: bool = True) -> tuple[nn.Module, dict[str, Any]]:
-    """Train a copy of the zoo's network ``config["start"]`` on at each τ for ``settle_steps`` (no early stop).
+def train_tau_sweep(start: nn.Module, config: dict[str, Any], seed: int,
+                    progress: bool = True) -> tuple[nn.Module, dict[str, Any]]:
+    """Train a copy of ``start``, an ACT network that has learned parity, on at each τ for ``settle_steps``
+    (no early stop).
 
     Every copy starts from the same network, which has learned parity, and gets the same steps, batches and
     learning rate, so the networks differ only in the time penalty they were last trained with. Records the CPU
     seconds of each τ.
     """
-    from attnmem import zoo
-
-    start = zoo.load(config["start"])
     sweep = TauSweep(config)
     seconds = {}
     for tau in sweep.taus:

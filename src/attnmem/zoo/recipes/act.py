@@ -11,7 +11,19 @@ from attnmem.training.act import (
     train_settled,
     train_tau_sweep,
 )
+from attnmem import zoo
 from attnmem.zoo import Recipe
+
+
+def _settle_shipped(config: dict, seed: int, progress: bool = True) -> tuple:
+    """``train_settled`` from the shipped network ``config["start"]``."""
+    return train_settled(zoo.load(config["start"]), config, seed, progress)
+
+
+def _sweep_shipped(config: dict, seed: int, progress: bool = True) -> tuple:
+    """``train_tau_sweep`` from the shipped network ``config["start"]``."""
+    return train_tau_sweep(zoo.load(config["start"]), config, seed, progress)
+
 
 base = {"length": 16, "hidden": 128, "cell": "lstm", "max_steps": 12, "batch_size": 128, "lr": 3e-3,
         "lr_final": 1e-4, "steps": 15000, "eval_every": 500, "halting_bias": -1.0, "tau_warmup": 6000,
@@ -39,7 +51,7 @@ settled = Recipe(
             "eval_every": 250, "target_accuracy": 0.99, "max_cap_share": 0.03},
     seed=8,
     build=build_parity_model,
-    train=train_settled,
+    train=_settle_shipped,
     evaluate=evaluate_recipe,
     tolerance={"accuracy": 0.01, "mean_steps": 0.15, "mean_ponder": 0.15, "cap_share": 0.02,
                "steps_corr_nonzeros": 0.05, "steps_easy": 0.2, "steps_hard": 0.2},
@@ -79,7 +91,7 @@ sweep = Recipe(
     config=sweep_config,
     seed=8,
     build=TauSweep,
-    train=train_tau_sweep,
+    train=_sweep_shipped,
     evaluate=evaluate_sweep,
     tolerance={**{f"accuracy@{t:g}": 0.02 for t in TAU_SWEEP}, **{f"mean_steps@{t:g}": 0.15 for t in TAU_SWEEP},
                **{f"mean_ponder@{t:g}": 0.15 for t in TAU_SWEEP}, **{f"cap_share@{t:g}": 0.03 for t in TAU_SWEEP}},
