@@ -225,7 +225,7 @@ def _pair(got: Any, name: str) -> tuple[Any, Any]:
         "gradients reach the state, the annotations and all three parameters",
         "the inputs are left unchanged",
     ),
-    forbidden=(seq2seq.BahdanauDecoder.step, attention.attend, attention.Attention),
+    forbidden=(seq2seq.BahdanauDecoder.step, seq2seq.BahdanauDecoder.energies, attention.attend, attention.Attention),
 )
 def _check_step(fn: Callable[..., Any]) -> None:
     generator = torch.Generator().manual_seed(2015)
