@@ -404,9 +404,8 @@ def indefinite_knowledge(rng: random.Random) -> list[Line]:
 def basic_coreference(rng: random.Random) -> list[Line]:
     """Task 11: "Mary went to the office. Then she moved to the garden." -> "Where is Mary?" needs both lines.
 
-    As in the public files, every move that names a person is followed by one that refers to them by pronoun. (An
-    earlier version left 30% of the named moves without a follow-up; its best restart got 8.5% of the questions
-    wrong, against 2.0% now, training task 11 alone with three restarts.)
+    As in the public files, every move that names a person is followed by one that refers to them by pronoun: a named
+    move without its follow-up would be a question answerable from one sentence, which the task is not.
     """
     story = _Story()
     known: dict[str, tuple[str, tuple[int, ...]]] = {}
