@@ -26,11 +26,12 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _publish import publish  # noqa: E402
 
 CANDIDATES: dict[str, list[str]] = {
-    "transformer d192 2+2 (default)": [],
+    "transformer d192 2+2, warm-up 100 (default)": [],
+    "transformer d192 2+2, warm-up 400": ["--warmup", "400"],
     "transformer d128 2+2": ["--hidden", "128"],
     "transformer d256 3+3": ["--hidden", "256", "--layers", "3"],
     "transformer d192, lr 5e-4": ["--lr", "5e-4"],
-    "bahdanau GRU 128": ["--model", "bahdanau", "--hidden", "128", "--lr", "1e-3", "--warmup", "100"],
+    "bahdanau GRU 128": ["--model", "bahdanau", "--hidden", "128"],
 }
 
 
@@ -69,7 +70,8 @@ def main() -> None:
             signature = valid["signature"]
     publish("\n".join([
         f"# Corpus command: candidates at {args.seconds:g} CPU seconds (synthetic corpus)", "",
-        f"`python benchmarks/translation_corpus.py --seconds {args.seconds:g}`: {args.sentences} synthetic "
+        f"`python benchmarks/translation_corpus.py --seconds {args.seconds:g}"
+        f"{''.join(f' --only {o!r}' for o in args.only or [])}`: {args.sentences} synthetic "
         "English -> Zeta sentences of 3-16 words in the Tatoeba format, a quarter written twice; split by source "
         "sentence (5% validation, 5% test, seed 0). Scores are on the VALIDATION split (greedy decoding); the test "
         "split is not used to choose. One thread; CPU seconds (`time.process_time`), since the machine was shared.",

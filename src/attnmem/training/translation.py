@@ -14,11 +14,12 @@ config and scores (``attnmem.checkpoint``: hash-checked, loaded with ``weights_o
     translate(translator, "I am cold.")
 
 The defaults are a recipe for about ten CPU-minutes on one thread: the chapter 10 Transformer with d_model 192,
-2 + 2 layers, batches of about 3,000 tokens of similar lengths, Adam with a linear warm-up then an inverse square
-root decay (Vaswani et al. 2017, Eq. 3) and label smoothing 0.1. The size follows a measurement at 600 CPU-seconds
-on Tatoeba en-fr reported in the project's issue #20 (for a plain ``torch.nn.Transformer``, d_model 192 with 2 + 2
-layers beat 256 with 3 + 3 at that budget); ``benchmarks/translation_corpus.py`` compares candidates on the
-validation split of a synthetic corpus. ``--model bahdanau`` or ``location`` trains chapter 3's recurrent models.
+2 + 2 layers, batches of about 3,000 tokens of similar lengths, Adam with a 100-step linear warm-up then an
+inverse square root decay (Vaswani et al. 2017, Eq. 3) and label smoothing 0.1. The size follows a measurement at
+600 CPU-seconds on Tatoeba en-fr reported in the project's issue #20 (for a plain ``torch.nn.Transformer``,
+d_model 192 with 2 + 2 layers beat 256 with 3 + 3 at that budget); the warm-up was chosen with
+``benchmarks/translation_corpus.py``, on the validation split of a synthetic corpus. ``--model bahdanau`` or
+``location`` trains chapter 3's recurrent models.
 """
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ __all__ = ["MODELS", "RECIPE", "Translator", "build", "inverse_sqrt_rate", "toke
 MODELS = ("transformer", "bahdanau", "location")
 #: the command's defaults (see the module docstring for where they come from)
 RECIPE: dict[str, Any] = {"model": "transformer", "hidden": 192, "layers": 2, "heads": 4, "ff": 768, "embed": 128,
-                          "dropout": 0.1, "label_smoothing": 0.1, "lr": 1e-3, "warmup": 400, "batch_tokens": 3000}
+                          "dropout": 0.1, "label_smoothing": 0.1, "lr": 1e-3, "warmup": 100, "batch_tokens": 3000}
 TOKENIZATION = ("Unicode NFKC, curly apostrophes made straight, punctuation split off as its own token, words split "
                 "on white space ({case}); rarer words than --min-count become <unk>")
 
