@@ -338,3 +338,54 @@ def test_writes_files_like_the_public_release(tmp_path):
     lines = path.read_text().splitlines()
     assert re.fullmatch(r"\d+ Where is \w+\? \t\w+\t\d+", lines[2])
     assert path.read_text().endswith("\n")
+
+
+def test_induction_is_shaped_like_the_public_stories():
+    for story in babi.generate(16, 200, seed=3):
+        statements, question = story[:-1], story[-1]
+        assert len(statements) == 9 and question.is_question and not any(s.is_question for s in statements)
+        asked = re.match(r"What color is (\w+)\?", question.text).group(1)
+        said = [s.text for s in statements]
+        kinds = {m.group(1): (i, m.group(2)) for i, t in enumerate(said) if (m := re.match(r"(\w+) is a (\w+)\.", t))}
+        colours = {m.group(1): (i, m.group(2)) for i, t in enumerate(said) if (m := re.match(r"(\w+) is (\w+)\.", t))
+                   and " is a " not in t}
+        assert len(kinds) == 5 and len(colours) == 4 and asked not in colours
+        assert all(kinds[name][0] < at for name, (at, _) in colours.items())  # a kind before its colour
+        peers = [name for name in colours if kinds[name][1] == kinds[asked][1]]
+        assert peers and {colours[name][1] for name in peers} == set(question.answer)
+
+
+def test_induction_answers_are_spread_and_kinds_do_not_fix_colours():
+    answers, mixed = [], 0
+    for story in babi.generate(16, 400, seed=4):
+        answers.append(story[-1].answer[0])
+        pairs = [re.match(r"(\w+) is (\w+)\.", s.text).groups() for s in story[:-1] if " is a " not in s.text]
+        kind = {m.group(1): m.group(2) for s in story[:-1] if (m := re.match(r"(\w+) is a (\w+)\.", s.text))}
+        by_kind: dict[str, set[str]] = {}
+        for name, colour in pairs:
+            by_kind.setdefault(kind[name], set()).add(colour)
+        mixed += any(len(colours) > 1 for colours in by_kind.values())
+    counts = [answers.count(c) for c in set(answers)]
+    assert len(counts) == 4 and min(counts) > 0.18 * len(answers)
+    assert mixed > 10  # as in the public stories, a kind other than the asked one may show two colours
+
+
+def test_size_reasoning_is_shaped_like_the_public_stories():
+    from attnmem.tasks.babi_world import CONTAINERS
+    answers, about_the_others = [], 0
+    stories = babi.generate(18, 400, seed=5)
+    for number, story in enumerate(stories):
+        kinds = "".join("q" if line.is_question else "s" for line in story)
+        rounds = ("s" * 5 + "q" * 5) * 2  # two rounds of five statements and five questions
+        assert kinds == rounds or (number == len(stories) - 1 and rounds.startswith(kinds))  # the last may be cut
+        for line in story:
+            if line.is_question:
+                answers.append(line.answer[0])
+                assert len(line.support) == 2
+                about_the_others += not any(re.search(rf"the {small}\b(?! of)", line.text) for small in CONTAINERS[:2])
+            else:
+                things = re.match(r"The (.+) (?:fits inside|is bigger than) the (.+)\.", line.text).groups()
+                small, big = things if "fits inside" in line.text else things[::-1]
+                assert big not in CONTAINERS[:2] or (small, big) == CONTAINERS[:2]  # the two smallest are fixed
+    assert abs(answers.count("yes") - answers.count("no")) < 0.1 * len(answers)
+    assert 0.1 * len(answers) < about_the_others < 0.4 * len(answers)  # some questions compare two of the four

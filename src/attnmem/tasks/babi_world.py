@@ -503,19 +503,36 @@ def basic_deduction(rng: random.Random) -> list[Line]:
 
 
 def basic_induction(rng: random.Random) -> list[Line]:
-    """Task 16: "Lily is a swan. Lily is white. Greg is a swan." -> "What color is Greg?" (white)."""
+    """Task 16: "Lily is a swan. Lily is white. Greg is a swan." -> "What color is Greg?" (white).
+
+    Shaped like the public files: the five animals each get a kind, and all but the asked one a colour, in nine
+    statements where an animal's kind always comes before its colour; then one question. The asked animal shares
+    its kind with at least one other, and every other animal of that kind has the answer's colour; the remaining
+    animals get a colour each at random, so that (as in the public stories) a colour may belong to several kinds and
+    a kind other than the asked one may show several colours. No statement names the asked animal with a colour, so
+    neither the question nor the last sentence alone tells the answer: the colour must be induced from a peer.
+    """
     story = _Story()
-    colour = dict(zip(SPECIES, rng.sample(COLOURS, len(COLOURS))))
-    names = rng.sample(NAMES_16, 5)
-    asked, example = names[0], names[1]
-    kind_of = {name: rng.choice(SPECIES) for name in names}
-    kind_of[example] = kind_of[asked]
-    facts = [(n, f"{n} is a {kind_of[n]}.") for n in names] + [(n, f"{n} is {colour[kind_of[n]]}.") for n in names[1:]]
-    order = rng.sample(facts, len(facts))
-    line_of = {text: story.say(text) for _, text in order}
-    support = [line_of[f"{example} is a {kind_of[example]}."], line_of[f"{example} is {colour[kind_of[example]]}."],
-               line_of[f"{asked} is a {kind_of[asked]}."]]
-    story.ask(f"What color is {asked}?", colour[kind_of[asked]], support)
+    asked = rng.choice(NAMES_16)
+    kind = {name: rng.choice(SPECIES) for name in NAMES_16}
+    while sum(kind[name] == kind[asked] for name in NAMES_16) < 2:  # someone to induce the colour from
+        kind[asked] = rng.choice(SPECIES)
+    answer = rng.choice(COLOURS)
+    colour = {name: answer if kind[name] == kind[asked] else rng.choice(COLOURS)
+              for name in NAMES_16 if name != asked}
+    facts = [("kind", name) for name in NAMES_16] + [("colour", name) for name in colour]
+    rng.shuffle(facts)
+    for name in colour:  # put each animal's kind before its colour, keeping the slots the two drew
+        first, second = facts.index(("kind", name)), facts.index(("colour", name))
+        if second < first:
+            facts[first], facts[second] = facts[second], facts[first]
+    line_of = {}
+    for what, name in facts:
+        text = f"{name} is a {kind[name]}." if what == "kind" else f"{name} is {colour[name]}."
+        line_of[(what, name)] = story.say(text)
+    peers = [name for name in colour if kind[name] == kind[asked]]
+    support = [line_of[("kind", asked)]] + [line_of[(what, p)] for p in peers for what in ("kind", "colour")]
+    story.ask(f"What color is {asked}?", answer, support)
     return story.lines
 
 
@@ -543,37 +560,43 @@ def size_reasoning(rng: random.Random) -> list[Line]:
     """Task 18: "The chocolate fits inside the box. The box is bigger than the chest." -> "Does the chocolate fit..."
 
     Shaped like the public files: six things, of which the chocolate and the box of chocolates are always the two
-    smallest (the four others are ordered anew in every story); five true comparisons, then five questions, each
-    comparing the chocolate or the box of chocolates with something bigger, following from one or two of the
-    stated facts. In the public stories we have seen, every question names the chocolate or the box of
-    chocolates and they are never the bigger of a stated pair except against each other; so there, and here, the
-    question's words alone decide the answer (the chocolate fits in everything), and the supporting facts only
-    confirm it. An earlier version asked about any two of seven things in a random order (a football among them)
-    and no restart of the memory network did better than chance on it.
+    smallest (the four others are ordered anew in every story). A story is two rounds of five true comparisons,
+    each followed by five questions. A round starts from a chain of two comparisons over three things (so that a
+    question can be asked) and adds three comparisons of any two things, in a shuffled order, so a pair may be
+    stated twice, once each way. Every question compares two things that a chain of two stated comparisons
+    orders, with the chain as its supporting facts; the pair may be stated directly too. Each question takes one
+    of four forms, two answered yes and two no, so the answers are balanced. Since the two smallest things are
+    fixed, a question about them is decided by its words and their order alone; one about two of the four others
+    is not, and no single comparison decides a question that needs the chain.
     """
-    while True:
-        story = _Story()
-        order = [*CONTAINERS[:2], *rng.sample(CONTAINERS[2:], 4)]  # smallest first
-        pairs = [(small, big) for i, small in enumerate(order) for big in order[i + 1:]]
-        bigger: dict[str, list[tuple[str, int]]] = {thing: [] for thing in order}  # thing -> [(bigger, line)]
-        for small, big in rng.sample(pairs, 5):
+    story = _Story()
+    order = [*CONTAINERS[:2], *rng.sample(CONTAINERS[2:], 4)]  # smallest first
+    rank = {thing: i for i, thing in enumerate(order)}
+    bigger: dict[str, dict[str, int]] = {thing: {} for thing in order}  # small -> {bigger thing: latest line}
+    for _ in range(2):
+        small, middle, big = sorted(rng.sample(order, 3), key=rank.__getitem__)
+        pairs = [(small, middle), (middle, big)]
+        pairs += [tuple(sorted(rng.sample(order, 2), key=rank.__getitem__)) for _ in range(3)]
+        rng.shuffle(pairs)
+        for a, b in pairs:
             if rng.random() < 0.5:
-                bigger[small].append((big, story.say(f"The {small} fits inside the {big}.")))
+                bigger[a][b] = story.say(f"The {a} fits inside the {b}.")
             else:
-                bigger[small].append((big, story.say(f"The {big} is bigger than the {small}.")))
-        chains = [(small, big, (line,)) for small in CONTAINERS[:2] for big, line in bigger[small]]
-        chains += [(small, top, (line, second)) for small in CONTAINERS[:2] for big, line in bigger[small]
-                   for top, second in bigger[big]]
-        if chains:
-            break
-    for _ in range(5):
-        small, big, lines = rng.choice(chains)
-        yes = rng.random() < 0.5
-        x, y = (small, big) if yes else (big, small)
-        if rng.random() < 0.5:
-            story.ask(f"Does the {x} fit in the {y}?", "yes" if yes else "no", lines)
-        else:
-            story.ask(f"Is the {y} bigger than the {x}?", "yes" if yes else "no", lines)
+                bigger[a][b] = story.say(f"The {b} is bigger than the {a}.")
+        chains = {(a, c): (first, second) for a in order for b, first in bigger[a].items()
+                  for c, second in bigger[b].items()}
+        asked = sorted(chains)
+        for _ in range(5):
+            small, big = rng.choice(asked)
+            form = rng.randrange(4)
+            if form == 0:
+                story.ask(f"Does the {small} fit in the {big}?", "yes", chains[(small, big)])
+            elif form == 1:
+                story.ask(f"Is the {big} bigger than the {small}?", "yes", chains[(small, big)])
+            elif form == 2:
+                story.ask(f"Does the {big} fit in the {small}?", "no", chains[(small, big)])
+            else:
+                story.ask(f"Is the {small} bigger than the {big}?", "no", chains[(small, big)])
     return story.lines
 
 
