@@ -280,6 +280,21 @@ def test_head_explorer_renders_every_layer_and_head_with_the_gold_alignment():
     assert len(spec["examples"]) == 2 * 5 + 2 * 4
     assert all(len(e["weights"]) == len(e["rows"]) for e in spec["examples"])
     assert "gold: 'dog'" in spec["examples"][0]["row_notes"][0]
+    cross, encoder = spec["examples"][0], spec["examples"][-1]
+    assert cross["gold"] == [[g] for g in alignment(sentence) + [7]] and "gold" not in encoder
+
+
+def test_the_gold_alignment_is_outlined_in_the_grid_and_checked():
+    from attnmem.viz import alignment_example, alignment_view, static_html
+
+    example = alignment_example("x", ["a", "b", "c"], ["d", "e"], torch.full((3, 2), 0.5), gold=[1, None, [0, 1]])
+    assert example["gold"] == [[1], [], [0, 1]]
+    page = static_html(alignment_view([example]))
+    assert '"gold":[[1],[],[0,1]]' in page and "am-gold" in page
+    with pytest.raises(ValueError, match="gold alignment for 2 rows, but there are 3 rows"):
+        alignment_example("x", ["a", "b", "c"], ["d", "e"], torch.rand(3, 2), gold=[0, 1])
+    with pytest.raises(ValueError, match=r"gold columns \[2\] are outside the 2 columns"):
+        alignment_example("x", ["a", "b", "c"], ["d", "e"], torch.rand(3, 2), gold=[0, 1, 2])
 
 
 def test_head_explorer_errors_are_clear():

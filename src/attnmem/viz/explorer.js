@@ -70,6 +70,8 @@
     function draw(index) {
       var ex = spec.examples[index];
       var marks = ex.marks || {};
+      var gold = ex.gold || null;
+      function isGold(i, j) { return !!gold && gold[i].indexOf(j) >= 0; }
       body.innerHTML = "";
       var top = maxOf(ex.weights);
       if (ex.note) el("div", "am-note", body, ex.note);
@@ -97,13 +99,19 @@
         var tr = el("tr", null, grid);
         var th = el("th", "am-gr am-hover" + (marks[i] ? " am-wrong" : ""), tr, tok); th.dataset.index = i;
         th.addEventListener("mouseenter", function () { select(i); });
-        return ex.weights[i].map(function (w) {
-          var td = el("td", "am-cell", tr);
-          td.style.background = shade(w / top); td.title = fmt(w);
+        return ex.weights[i].map(function (w, j) {
+          var td = el("td", "am-cell" + (isGold(i, j) ? " am-gold" : ""), tr);
+          td.style.background = shade(w / top); td.title = fmt(w) + (isGold(i, j) ? " (known alignment)" : "");
           td.addEventListener("mouseenter", function () { select(i); });
           return td;
         });
       });
+      if (gold) {
+        var key = el("div", "am-key");
+        body.insertBefore(key, scroll);
+        el("span", "am-cell am-gold am-key-cell", key);
+        el("span", null, key, " the known alignment (outlined)");
+      }
       function describe(i) {
         var weights = ex.weights[i], best = 0;
         weights.forEach(function (w, j) { if (w > weights[best]) best = j; });
@@ -125,7 +133,7 @@
         var weights = ex.weights[i], found = describe(i);
         colTokens.forEach(function (t, j) {
           t.style.background = shade(weights[j] / top); t.style.color = ink(weights[j] / top);
-          t.title = fmt(weights[j]);
+          t.title = fmt(weights[j]); t.classList.toggle("am-gold", isGold(i, j));
         });
         rowTokens.forEach(function (t, k) { t.classList.toggle("am-active", k === i); });
         cells.forEach(function (row, k) { row.forEach(function (td) { td.classList.toggle("am-active-row", k === i); }); });

@@ -72,10 +72,12 @@ def alignment_example(
     col_label: str | None = None,
     row_notes: Sequence[str] | None = None,
     marks: dict[int, str] | None = None,
+    gold: Sequence[int | Sequence[int] | None] | None = None,
 ) -> dict:
     """One example of an alignment view: ``weights[i, j]`` is how much row token ``i`` attends to column ``j``.
 
     ``marks`` maps a row index to a short reason the row is marked (outlined in red), e.g. the first wrong word.
+    ``gold`` gives each row the column (or columns; None for none) of its known alignment, outlined in the grid.
     """
     matrix = as_matrix(weights, f"weights of example {name!r}")
     if matrix.shape != (len(rows), len(cols)):
@@ -97,7 +99,20 @@ def alignment_example(
         if outside:
             raise ValueError(f"example {name!r}: marked rows {outside} are outside the {len(rows)} rows")
         example["marks"] = {str(int(i)): str(reason) for i, reason in marks.items()}
+    if gold is not None:
+        example["gold"] = _gold_columns(name, gold, len(rows), len(cols))
     return example
+
+
+def _gold_columns(name: str, gold: Sequence[int | Sequence[int] | None], rows: int, cols: int) -> list[list[int]]:
+    if len(gold) != rows:
+        raise ValueError(f"example {name!r}: gold alignment for {len(gold)} rows, but there are {rows} rows")
+    columns = [[] if g is None else [int(g)] if isinstance(g, (int, np.integer)) else [int(j) for j in g]
+               for g in gold]
+    outside = sorted({j for row in columns for j in row if not 0 <= j < cols})
+    if outside:
+        raise ValueError(f"example {name!r}: gold columns {outside} are outside the {cols} columns (0 .. {cols - 1})")
+    return columns
 
 
 def alignment_view(examples: Sequence[dict], *, title: str = "", caption: str = "", row_label: str = "queries",

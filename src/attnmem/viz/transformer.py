@@ -12,7 +12,10 @@ from attnmem.transformer import AttentionMaps, Transformer
 from attnmem.viz.explorer import Explorer, alignment_example, alignment_view
 from attnmem.viz.plots import heatmap
 
-__all__ = ["Heads", "read_heads", "HeadExplorer"]
+__all__ = ["Heads", "read_heads", "HeadExplorer", "outline_gold"]
+
+#: the colour of the known alignment's outline, the same in the static view (explorer.css, ``.am-gold``)
+GOLD = "#c2255c"
 
 
 class Heads(NamedTuple):
@@ -42,6 +45,16 @@ def read_heads(model: Transformer, sentence: str, src_vocab: Vocab, tgt_vocab: V
     gold = alignment(sentence) + [len(source) - 1]  # <eos> translates <eos>
     hits = [(layer[0].argmax(-1) == torch.tensor(gold)).float().mean(-1) for layer in maps.cross]
     return Heads(source, target + ["<eos>"], maps, gold, torch.stack(hits))
+
+
+def outline_gold(ax: Any, gold: Sequence[int], width: float) -> None:
+    """Outline the cell (target word t, source word gold[t]) of each target word in a heatmap, as the static view
+    does, so the known alignment sits in the grid itself."""
+    from matplotlib.patches import Rectangle
+
+    for t, g in enumerate(gold):
+        ax.add_patch(Rectangle((g - 0.5, t - 0.5), 1, 1, fill=False, edgecolor=GOLD, linewidth=width,
+                               label="known alignment" if t == 0 else None))
 
 
 class HeadExplorer(Explorer):
@@ -84,7 +97,7 @@ class HeadExplorer(Explorer):
             score = f"agrees with the known alignment on {100 * agreement:.0f}% of the words"
         return alignment_example(
             f"{sentence[:40]}… | layer {layer + 1}, {self._head_name(head)}: target → source", heads.target,
-            heads.source, matrix, row_notes=notes, row_label="target word", col_label="source word",
+            heads.source, matrix, row_notes=notes, gold=heads.gold, row_label="target word", col_label="source word",
             note=f"decoder layer {layer + 1}, {self._head_name(head)}, attention over the source; {score}")
 
     def _encoder_example(self, sentence: str, heads: Heads, layer: int, head: int) -> dict:
@@ -121,7 +134,7 @@ class HeadExplorer(Explorer):
                         title=f"layer {layer + 1}, head {head + 1}" + (
                             "" if heads.agreement is None else f": {100 * float(heads.agreement[layer, head]):.0f}%"))
                 if heads.gold is not None:
-                    ax.scatter(heads.gold, range(len(heads.gold)), s=8, facecolors="none", edgecolors="#d9480f")
+                    outline_gold(ax, heads.gold, width=1.0)
                 ax.tick_params(labelsize=5)
         fig.tight_layout()
         return fig
@@ -154,8 +167,7 @@ class HeadExplorer(Explorer):
         heatmap(matrix, heads.source, rows, ax=ax, xlabel="source", ylabel="target" if cross else "source",
                 title=f"layer {layer}, {self._head_name(None if head == 0 else head - 1)}")
         if cross and heads.gold is not None:
-            ax.scatter(heads.gold, range(len(heads.gold)), s=30, facecolors="none", edgecolors="#d9480f",
-                       label="known alignment")
+            outline_gold(ax, heads.gold, width=2.0)
             ax.legend(loc="upper right", fontsize=8)
         plt.show()
         print("translation: " + " ".join(heads.target))
