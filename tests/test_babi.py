@@ -389,3 +389,19 @@ def test_size_reasoning_is_shaped_like_the_public_stories():
                 assert big not in CONTAINERS[:2] or (small, big) == CONTAINERS[:2]  # the two smallest are fixed
     assert abs(answers.count("yes") - answers.count("no")) < 0.1 * len(answers)
     assert 0.1 * len(answers) < about_the_others < 0.4 * len(answers)  # some questions compare two of the four
+
+
+def test_hand_overs_are_asked_about_a_line_or_two_later():
+    gaps = [question.id - question.support[0] for said, question in _questions(5)]
+    assert set(gaps) == {1, 2, 3} and 0.2 < gaps.count(1) / len(gaps) < 0.5
+
+
+def test_motivations_interleave_four_agents_as_in_the_public_stories():
+    stories = babi.generate(20, 240, seed=6)
+    for story in stories[:-1]:
+        statements = [line.text for line in story if not line.is_question]
+        assert len(story) == 24 and [line.is_question for line in story] == [False, True] * 12
+        assert {text.split()[0] for text in statements} == {"Antoine", "Sumit", "Yann", "Jason"}
+    interleaved = sum(any(a.text.split()[0] != b.text.split()[0] for a, b in zip(story[::2], story[2::2]))
+                      for story in stories[:-1])
+    assert interleaved > 0.9 * (len(stories) - 1)

@@ -283,7 +283,11 @@ def two_argument_relations(rng: random.Random) -> list[Line]:
 
 
 def three_argument_relations(rng: random.Random) -> list[Line]:
-    """Task 5: "Fred gave the milk to Jeff." -> who gave, who received, what was given."""
+    """Task 5: "Fred gave the milk to Jeff." -> who gave, who received, what was given.
+
+    As in the public files, a question about a hand-over may come a line or two after it (moves and pick-ups, never
+    another hand-over, in between), so the last sentence alone does not always answer it.
+    """
     story = _Story()
     world = _Household(rng, story, OTHERS, OBJECTS)
     for person in OTHERS:
@@ -297,6 +301,8 @@ def three_argument_relations(rng: random.Random) -> list[Line]:
             continue
         giver, obj, receiver = found.groups()
         line = len(story.lines)
+        for _ in range(rng.randrange(3)):  # as in the public files, the hand-over asked about need not be last
+            world.random_action(drop=0.05)
         shape = rng.randrange(5)
         if shape == 0:
             story.ask(f"What did {giver} give to {receiver}?", obj, [line])
@@ -635,17 +641,30 @@ def path_finding(rng: random.Random) -> list[Line]:
 
 
 def agents_motivations(rng: random.Random) -> list[Line]:
-    """Task 20: "Sumit is tired." -> "Where will Sumit go?" (bedroom), "Why did Sumit go to the bedroom?"."""
+    """Task 20: "Sumit is tired." -> "Where will Sumit go?" (bedroom), "Why did Sumit go to the bedroom?" (tired).
+
+    As in the public files, the four agents' stories are interleaved: twelve steps, each one agent's next statement
+    (the motive, the trip to its room, fetching its thing) followed by a question about that statement. A "why"
+    question is answered by the motive, stated earlier and often several lines back; two motives share the kitchen,
+    so the trip alone does not tell hunger from thirst.
+    """
     story = _Story()
-    for person in rng.sample(AGENTS, 2):
-        motive = rng.choice(list(MOTIVES))
-        room, thing = MOTIVES[motive]
-        why = story.say(f"{person} is {motive}.")
-        story.ask(f"Where will {person} go?", room, [why])
-        went = story.say(f"{person} {rng.choice(MOVES)} the {room}.")
-        story.ask(f"Why did {person} go to the {room}?", motive, [why, went])
-        got = story.say(f"{person} {rng.choice(GETS)} the {thing} there.")
-        story.ask(f"Why did {person} get the {thing}?", motive, [why, got])
+    motive = {agent: rng.choice(list(MOTIVES)) for agent in AGENTS}
+    steps = {agent: 0 for agent in AGENTS}
+    stated: dict[str, int] = {}  # agent -> the line that states their motive
+    for _ in range(3 * len(AGENTS)):
+        agent = rng.choice([a for a in AGENTS if steps[a] < 3])
+        room, thing = MOTIVES[motive[agent]]
+        steps[agent] += 1
+        if steps[agent] == 1:
+            stated[agent] = story.say(f"{agent} is {motive[agent]}.")
+            story.ask(f"Where will {agent} go?", room, [stated[agent]])
+        elif steps[agent] == 2:
+            story.say(f"{agent} {rng.choice(MOVES)} the {room}.")
+            story.ask(f"Why did {agent} go to the {room}?", motive[agent], [stated[agent]])
+        else:
+            story.say(f"{agent} {rng.choice(GETS)} the {thing} there.")
+            story.ask(f"Why did {agent} get the {thing}?", motive[agent], [stated[agent]])
     return story.lines
 
 
