@@ -405,3 +405,12 @@ def test_motivations_interleave_four_agents_as_in_the_public_stories():
     interleaved = sum(any(a.text.split()[0] != b.text.split()[0] for a, b in zip(story[::2], story[2::2]))
                       for story in stories[:-1])
     assert interleaved > 0.9 * (len(stories) - 1)
+
+
+def test_deduction_names_may_share_a_kind_as_in_the_public_stories():
+    shared = 0
+    for story in babi.generate(15, 200, seed=8):
+        kinds = [re.match(r"\w+ is an? (\w+)\.", line.text).group(1) for line in story if " is a" in line.text]
+        assert len(kinds) == 4 and sum("afraid" in line.text for line in story if not line.is_question) == 4
+        shared += len(set(kinds)) < 4
+    assert shared > 20

@@ -488,11 +488,15 @@ def time_reasoning(rng: random.Random) -> list[Line]:
 
 
 def basic_deduction(rng: random.Random) -> list[Line]:
-    """Task 15: "Sheep are afraid of wolves. Gertrude is a sheep." -> "What is Gertrude afraid of?" (wolf)."""
+    """Task 15: "Sheep are afraid of wolves. Gertrude is a sheep." -> "What is Gertrude afraid of?" (wolf).
+
+    As in the public stories, each of the four names is a kind drawn on its own (three mice and a wolf happen), and
+    every kind's fear is stated, so a kind may be feared by several or by none of the named animals.
+    """
     story = _Story()
     kinds = list(ANIMALS)
     fears = {kind: rng.choice([k for k in kinds if k != kind]) for kind in kinds}
-    names = dict(zip(NAMES_15, rng.sample(kinds, len(kinds))))
+    names = {name: rng.choice(kinds) for name in NAMES_15}
     facts = [("fear", k) for k in kinds] + [("is", n) for n in NAMES_15]
     rng.shuffle(facts)
     line_of: dict[tuple[str, str], int] = {}
