@@ -573,7 +573,7 @@ def size_reasoning(rng: random.Random) -> list[Line]:
     smallest (the four others are ordered anew in every story). A story is two rounds of five true comparisons,
     each followed by five questions. A round starts from a chain of two comparisons over three things (so that a
     question can be asked) and adds three comparisons of any two things, in a shuffled order, so a pair may be
-    stated twice, once each way. Every question compares two things that a chain of two stated comparisons
+    stated twice, in either wording (the public stories repeat pairs too). Every question compares two things that a chain of two stated comparisons
     orders, with the chain as its supporting facts; the pair may be stated directly too. Each question takes one
     of four forms, two answered yes and two no, so the answers are balanced. Since the two smallest things are
     fixed, a question about them is decided by its words and their order alone; one about two of the four others
