@@ -189,6 +189,27 @@ def test_score_functions_explorer_measures_exact_match_and_marks_wrong_words():
                                ["the dog runs"], held_out)
 
 
+def test_translation_explorers_draw_live_a_titled_alignment_and_a_verdict(capsys, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    from attnmem.tasks.translation import sample_pairs, source_vocab, target_vocab
+    from attnmem.viz.translation import AlignmentExplorer, ScoreFunctionsExplorer
+
+    model, titles = _small_translation_model("dot"), []
+    monkeypatch.setattr(plt, "show", lambda: titles.append(plt.gcf().axes[0].get_title()))
+    AlignmentExplorer(model, source_vocab(), target_vocab(), ["the dog runs"]).draw_live("the dog runs", 3)
+    scores = ScoreFunctionsExplorer({"dot": model}, source_vocab(), target_vocab(), ["the dog runs"],
+                                    sample_pairs(4, 3, 6, seed=1))
+    scores.draw_live("dot", "the dog runs")
+    scores.draw_live("dot", "the unicorn runs")  # an unknown word: a message instead of a figure
+    plt.close("all")
+    printed = capsys.readouterr().out.splitlines()
+    assert len(titles) == 2 and titles[0].startswith("beam 3: ")
+    assert titles[1] == f"dot (exact match {scores.exact_match['dot']:.2f})"
+    assert all(line.startswith(("wrong from target word", "correct:")) for line in printed[:2])
+    assert printed[2].startswith("cannot translate this sentence:") and "unicorn" in printed[2]
+
+
 def test_head_weights_explorer_labels_rows_by_the_locations_its_peaks_name():
     from attnmem.ntm import NTM
     from attnmem.viz.ntm import HeadWeightsExplorer

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from statistics import median
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 
@@ -69,6 +69,23 @@ def _decode(model: Seq2Seq, sentence: str, src_vocab: Vocab, tgt_vocab: Vocab,
     source, target, result = translate_sentence(model, sentence, src_vocab, tgt_vocab, beam_size)
     ended = result.alignment is not None and result.alignment.shape[0] > len(target)
     return source, target + ["<eos>"] * ended, result.alignment, result.log_prob
+
+
+def _draw_translation(decode: Callable[[], tuple[list[str], list[str], Any, float]],
+                      title: Callable[[list[str]], str], sentence: str, order: str) -> None:
+    """The live view of a translation explorer: ``decode()``'s alignment as a heatmap sized to the sentence, titled
+    ``title(target words)``, and the verdict against the grammar; a sentence the model cannot read gets a message."""
+    import matplotlib.pyplot as plt
+
+    try:
+        source, target, alignment, _ = decode()
+    except (KeyError, ValueError) as error:
+        print(f"cannot translate this sentence: {error}")
+        return
+    fig, ax = plt.subplots(figsize=(min(12, 2 + 0.4 * len(source)), min(10, 1.5 + 0.3 * len(target))))
+    heatmap(alignment, source, target, ax=ax, xlabel="source", ylabel="target", title=title(target))
+    plt.show()
+    print(_verdict(target, _reference(sentence, order))[0])
 
 
 def _check_attention(model: Seq2Seq, name: str) -> None:
@@ -152,18 +169,8 @@ class AlignmentExplorer(Explorer):
         }
 
     def draw_live(self, sentence: str = "", beam_size: int = 1) -> None:
-        import matplotlib.pyplot as plt
-
-        try:
-            source, target, alignment, log_prob = self.decode(sentence, beam_size)
-        except (KeyError, ValueError) as error:
-            print(f"cannot translate this sentence: {error}")
-            return
-        fig, ax = plt.subplots(figsize=(min(12, 2 + 0.4 * len(source)), min(10, 1.5 + 0.3 * len(target))))
-        heatmap(alignment, source, target, ax=ax, xlabel="source", ylabel="target",
-                title=f"{self._method(beam_size)}: {' '.join(target[:-1])}")
-        plt.show()
-        print(_verdict(target, _reference(sentence, self.order))[0])
+        _draw_translation(lambda: self.decode(sentence, beam_size),
+                          lambda target: f"{self._method(beam_size)}: {' '.join(target[:-1])}", sentence, self.order)
 
 
 class BottleneckExplorer(Explorer):
@@ -350,15 +357,5 @@ class ScoreFunctionsExplorer(Explorer):
                                          layout=widgets.Layout(width="60%"))}
 
     def draw_live(self, score: str = "", sentence: str = "") -> None:
-        import matplotlib.pyplot as plt
-
-        try:
-            source, target, alignment, _ = _decode(self.models[score], sentence, self.src_vocab, self.tgt_vocab)
-        except (KeyError, ValueError) as error:
-            print(f"cannot translate this sentence: {error}")
-            return
-        fig, ax = plt.subplots(figsize=(min(12, 2 + 0.4 * len(source)), min(10, 1.5 + 0.3 * len(target))))
-        heatmap(alignment, source, target, ax=ax, xlabel="source", ylabel="target",
-                title=f"{score} (exact match {self.exact_match[score]:.2f})")
-        plt.show()
-        print(_verdict(target, _reference(sentence, self.order))[0])
+        _draw_translation(lambda: _decode(self.models[score], sentence, self.src_vocab, self.tgt_vocab),
+                          lambda target: f"{score} (exact match {self.exact_match[score]:.2f})", sentence, self.order)
