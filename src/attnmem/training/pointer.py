@@ -93,10 +93,12 @@ def sorting_accuracy(model: PointerNetwork, batch: PointBatch) -> float:
     return float(np.mean([g == w for g, w in zip(got, want)]))
 
 
-def hull_metrics(model: PointerNetwork, batch: PointBatch, mask_chosen: bool | None = None) -> dict[str, float]:
+def hull_metrics(model: PointerNetwork, batch: PointBatch, mask_chosen: bool | None = None,
+                 beam_size: int = 1) -> dict[str, float]:
     """Exact accuracy (the hull's polygon), mean area coverage (non-simple polygons cover 0), the fraction of
-    outputs that are not simple polygons, and the mean count of repeated positions (greedy)."""
-    pointed = decode(model, batch, mask_chosen=mask_chosen)
+    outputs that are not simple polygons, and the mean count of repeated positions (greedy, or the most probable
+    output of a beam of ``beam_size``)."""
+    pointed = decode(model, batch, beam_size=beam_size, mask_chosen=mask_chosen)
     got = outputs(pointed)
     exact, coverage, failed = [], [], []
     for b, output in enumerate(got):

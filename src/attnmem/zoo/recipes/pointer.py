@@ -6,6 +6,9 @@ from attnmem.zoo import Recipe
 
 hull_config = {"task": "hull", "hidden": 64, "batch_size": 64, "lr": 2e-3, "steps": 4500, "halve_every": 1500,
                "train_sizes": [5, 20], "test_sizes": [5, 10, 20, 50], "test_count": 500, "mask_chosen": True}
+#: verify measures 500 other hulls: at 70% right, two samples' exact accuracies differ by 2.9 points (one standard
+#: deviation), so allow 2 of them at every size
+SAMPLING = {f"accuracy_{n}": 0.06 for n in hull_config["test_sizes"]}
 hull = Recipe(
     name="pointer_hull",
     summary="pointer network for the planar convex hull, trained on 5-20 points (chapter 11)",
@@ -15,7 +18,7 @@ hull = Recipe(
     build=build,
     train=train,
     evaluate=evaluate,
-    tolerance={"accuracy_50": 0.06, "coverage_50": 0.01},
+    tolerance={**SAMPLING, "coverage_50": 0.01},
 )
 hull_unmasked = Recipe(
     name="pointer_hull_unmasked",
@@ -26,13 +29,13 @@ hull_unmasked = Recipe(
     build=build,
     train=train,
     evaluate=evaluate,
-    tolerance={"accuracy_50": 0.06, "coverage_50": 0.03, "repeats_50": 0.1},
+    tolerance={**SAMPLING, "coverage_50": 0.03, "repeats_20": 0.03, "repeats_50": 0.1},
 )
 tsp = Recipe(
     name="pointer_tsp",
     summary="pointer network for the travelling salesman on 5-10 points, optimal tours as targets (chapter 11)",
     chapter="11_pointer_networks",
-    config={"task": "tsp", "hidden": 64, "batch_size": 64, "lr": 2e-3, "steps": 4500, "halve_every": 1500,
+    config={"task": "tsp", "hidden": 128, "batch_size": 64, "lr": 2e-3, "steps": 5400, "halve_every": 1800,
             "train_sizes": [5, 10], "test_sizes": [5, 10, 20], "test_count": 500, "beam_size": 5, "mask_chosen": True},
     seed=11,
     build=build,
