@@ -4,7 +4,7 @@ Nothing is downloaded. The corpus is written here, in the Tatoeba/Anki format (`
 by a small grammar made to look like the public English-French pairs at the scale that matters for a budget:
 
 - **size and lengths**: ``--sentences`` lines (70,000 by default, near Tatoeba's 76,000), so in 600 CPU seconds a
-  model sees each pair only a few times; sentences are mostly 3-12 words (subject, verb, optional object, adverb,
+  model sees each pair at most a few times; sentences are mostly 3-12 words (subject, verb, optional object, adverb,
   place), with a tail to about 40 tokens (3% over 16) from more clauses joined by "and", "but" or "because";
 - **vocabulary**: thousands of nouns, verbs and adjectives of made-up words drawn with Zipf's law (frequency
   proportional to 1 / rank), so, as in real text, many words occur once or twice and become <unk>; names (written
