@@ -48,8 +48,8 @@ def test_chosen_tasks_train_with_a_bar_each_and_everything_is_saved(bench, tmp_p
     results = json.loads((tmp_path / "run" / "results.json").read_text())
     assert results["seed"] == 3 and [r["task"] for r in results["tasks"]] == [1, 8]
     for record in results["tasks"]:
-        assert len(record["valid_errors"]) == 2
-        assert record["valid_errors"][record["chosen_restart"]] == min(record["valid_errors"])
+        assert len(record["valid_errors"]) == len(record["train_errors"]) == 2
+        assert record["train_errors"][record["chosen_restart"]] == min(record["train_errors"])  # as in the paper
         assert record["questions"] == {"train": 54, "valid": 6, "test": 40 + (record["task"] == 1)}
     first = results["tasks"][0]
     assert first["test_answers_unseen_in_training"] == 1  # "spaceship" became <unk> instead of an error

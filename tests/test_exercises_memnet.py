@@ -63,7 +63,7 @@ def test_the_hop_reference_is_the_hop_of_the_package_model():
     batch = babi_data(2, n_questions=4, seed=5, vocab=vocab)
     torch.manual_seed(0)
     model = memnet.MemN2N(len(vocab), dim=8, hops=1, encoding="bow", temporal=False)
-    A, C = model.embeddings[0, 0], model.embeddings[0, 1]
+    A, C = model.embeddings[0], model.embeddings[1]
     u_next, p = hop_reference(
         A[batch.query].sum(-2), A[batch.memory].sum(-2), C[batch.memory].sum(-2), batch.memory_mask
     )

@@ -10,8 +10,8 @@ from torch.nn import functional as F
 from attnmem.memnet import MemN2N, position_encoding
 from attnmem.tasks import babi
 from attnmem.tasks.babi import BabiBatch, Vocabulary
-from attnmem.training.memnet import (PerTaskMemN2N, TrainConfig, add_empty_memories, babi_data, evaluate_error,
-                                     train_babi, train_memnet)
+from attnmem.training.memnet import (PerTaskMemN2N, Restarts, TrainConfig, add_empty_memories, babi_data,
+                                     evaluate_error, train_babi, train_memnet)
 
 VOCAB = Vocabulary.generator()
 
@@ -34,7 +34,7 @@ def test_one_hop_equals_the_equations_written_out():
     model = MemN2N(len(VOCAB), dim=8, hops=1, encoding="bow", temporal=False)
     batch = _batch()
     out = model.run(batch)
-    a, c = model.embeddings[0, 0], model.embeddings[0, 1]
+    a, c = model.embeddings[0], model.embeddings[1]
     u = a[batch.query].sum(-2)  # B = A^1
     m, cm = a[batch.memory].sum(-2), c[batch.memory].sum(-2)
     p = torch.softmax((m @ u.unsqueeze(-1)).squeeze(-1).masked_fill(~batch.memory_mask, float("-inf")), -1)
@@ -48,7 +48,7 @@ def test_the_empty_memory_is_one_more_slot_of_score_zero_that_reads_nothing():
     model = MemN2N(len(VOCAB), dim=8, hops=1, encoding="bow", temporal=False, empty_memory=True)
     batch = _batch()
     out = model.run(batch)
-    a, c = model.embeddings[0, 0], model.embeddings[0, 1]
+    a, c = model.embeddings[0], model.embeddings[1]
     u = a[batch.query].sum(-2)
     m, cm = a[batch.memory].sum(-2), c[batch.memory].sum(-2)
     scores = (m @ u.unsqueeze(-1)).squeeze(-1).masked_fill(~batch.memory_mask, float("-inf"))
@@ -56,7 +56,7 @@ def test_the_empty_memory_is_one_more_slot_of_score_zero_that_reads_nothing():
     torch.testing.assert_close(out.attention[:, 0], p)
     torch.testing.assert_close(out.logits, (u + (p.unsqueeze(-1) * cm).sum(1)) @ c.T)
     assert (out.attention.sum(-1) < 1).all()  # the rest of the weight sits on the empty slot
-    assert model.pick([0]).empty_memory and TrainConfig().model(len(VOCAB)).empty_memory
+    assert TrainConfig().model(len(VOCAB)).empty_memory
     empty_story = model(batch.memory[:2] * 0, batch.memory_mask[:2] & False, batch.times[:2], batch.query[:2])
     assert empty_story.attention.eq(0).all() and torch.isfinite(empty_story.logits).all()
 
@@ -73,23 +73,35 @@ def test_shapes_and_attention_is_a_distribution_per_hop(tying, encoding):
     torch.testing.assert_close(out.attention.sum(-1), torch.ones(12, 3))
     assert out.attention.masked_select(~batch.memory_mask.unsqueeze(1)).eq(0).all()
     expected = 4 if tying == "adjacent" else 3
-    assert model.embeddings.shape[1] == expected and (tying == "layerwise") == hasattr(model, "hop_map")
+    assert model.embeddings.shape[0] == expected and (tying == "layerwise") == hasattr(model, "hop_map")
 
 
 @pytest.mark.parametrize("tying", ["adjacent", "layerwise"])
-def test_networks_side_by_side_answer_as_if_each_were_alone(tying):
+def test_restarts_side_by_side_answer_and_learn_as_if_each_were_alone(tying):
     torch.manual_seed(0)
-    together = MemN2N(len(VOCAB), dim=10, hops=2, tying=tying, models=4)
+    networks = [MemN2N(len(VOCAB), dim=10, hops=2, tying=tying, empty_memory=True) for _ in range(3)]
+    networks[1].linear_start = True
+    restarts = Restarts(networks)
     batch = _batch(2, 13)
-    owner = torch.tensor([3, 0, 3, 1, 3, 3, 0, 1, 3, 0, 1, 3, 1])  # mixed order, uneven groups, network 2 unused
-    out = together.run(batch, owner)
-    for network in (0, 1, 3):
-        rows = (owner == network).nonzero().flatten()
-        alone = together.pick([network]).run(batch.select(rows))
-        torch.testing.assert_close(out.logits[rows], alone.logits, rtol=1e-5, atol=1e-5)
-        torch.testing.assert_close(out.attention[rows], alone.attention[:, :, :out.attention.shape[2]])
-    out.logits.sum().backward()
-    assert together.embeddings.grad[2].eq(0).all() and together.embeddings.grad[3].abs().sum() > 0
+    out = restarts(batch)
+    assert out.logits.shape == (3, 13, len(VOCAB)) and out.attention.shape[:3] == (3, 13, 2)
+    for i, network in enumerate(networks):
+        alone = network.run(batch)
+        torch.testing.assert_close(out.logits[i], alone.logits)
+        torch.testing.assert_close(out.attention[i], alone.attention)
+        torch.testing.assert_close(restarts.network(i).embeddings, network.embeddings)
+    F.cross_entropy(out.logits[2], batch.answer, reduction="sum").backward()  # only copy 2's loss
+    grads = restarts.params["embeddings"].grad
+    assert grads[:2].eq(0).all() and grads[2].abs().sum() > 0
+    F.cross_entropy(networks[2].run(batch).logits, batch.answer, reduction="sum").backward()
+    torch.testing.assert_close(grads[2], networks[2].embeddings.grad)
+    scale = 1e6  # a huge gradient for copy 0 only: clipping shrinks it to norm 40 and leaves copy 2's alone
+    for p in restarts.parameters():
+        p.grad[0] = scale
+    before = restarts.params["embeddings"].grad[2].clone()
+    restarts.clip_gradients(40.0)
+    norms = torch.stack([p.grad.flatten(1).pow(2).sum(1) for p in restarts.parameters()]).sum(0).sqrt()
+    assert norms[0] == pytest.approx(40.0, rel=1e-4) and torch.equal(restarts.params["embeddings"].grad[2], before)
 
 
 @settings(max_examples=25, deadline=None)
@@ -187,23 +199,48 @@ def test_bad_configurations_and_inputs_are_explained():
     with pytest.raises(ValueError, match="outside the model's vocabulary of 5 tokens"):
         MemN2N(5)(batch.memory, batch.memory_mask, batch.times, batch.query)
     with pytest.raises(ValueError, match="restarts"):
-        train_memnet([(batch, batch)], len(VOCAB), TrainConfig(restarts=0))
+        train_memnet(batch, batch, len(VOCAB), TrainConfig(restarts=0))
     with pytest.raises(ValueError, match="optimizer must be one of"):
         TrainConfig(optimizer="rmsprop")
-    with pytest.raises(ValueError, match="non-empty"):
-        train_memnet([], len(VOCAB))
+    with pytest.raises(ValueError, match="needs training and validation questions; got 0 and 2"):
+        train_memnet(batch.select(slice(0, 0)), batch, len(VOCAB))
+    with pytest.raises(ValueError, match="at least one network"):
+        Restarts([])
     with pytest.raises(KeyError, match="no model for task 2"):
-        PerTaskMemN2N(len(VOCAB), TrainConfig(dim=4), tasks=[1]).index(2)
+        PerTaskMemN2N(len(VOCAB), TrainConfig(dim=4), tasks=[1]).network(2)
 
 
 def test_training_is_deterministic_under_a_seed():
     batch = _batch(1, 64)
-    config = TrainConfig(dim=8, epochs=2, restarts=1)
-    first, _ = train_memnet([(batch, batch)], len(VOCAB), config, seed=3)
-    again, _ = train_memnet([(batch, batch)], len(VOCAB), config, seed=3)
+    config = TrainConfig(dim=8, epochs=2, restarts=2)
+    first, _ = train_memnet(batch, batch, len(VOCAB), config, seed=3)
+    again, _ = train_memnet(batch, batch, len(VOCAB), config, seed=3)
     for a, b in zip(first.parameters(), again.parameters()):
-        torch.testing.assert_close(a, b)
+        assert torch.equal(a, b)
     assert F.cross_entropy(first.run(batch).logits, batch.answer).isfinite()
+
+
+def test_tasks_trained_in_worker_processes_get_the_same_networks():
+    data = {t: babi.samples(babi.generate(t, 40, 0)) for t in (1, 4)}
+    config = TrainConfig(dim=8, epochs=1, restarts=2)
+    alone, facts = train_babi(data, VOCAB, config, seed=2, progress=False)
+    together, facts_together = train_babi(data, VOCAB, config, seed=2, progress=False, workers=2)
+    for a, b in zip(alone.state_dict().values(), together.state_dict().values()):
+        assert torch.equal(a, b)
+    assert [f["train_errors"] for f in facts.values()] == [f["train_errors"] for f in facts_together.values()]
+    with pytest.raises(ValueError, match="workers must be a positive int"):
+        train_babi(data, VOCAB, config, progress=False, workers=0)
+
+
+def test_the_restart_kept_is_the_one_with_the_lowest_training_error():
+    train, valid = _batch(1, 96, seed=0), _batch(1, 32, seed=1)
+    config = TrainConfig(dim=8, epochs=3, restarts=4, optimizer="adam", lr=0.02, linear_start=False)
+    model, facts = train_memnet(train, valid, len(VOCAB), config, seed=0)
+    errors = facts["train_errors"]
+    assert len(errors) == 4 and len(set(errors)) > 1, errors  # the restarts differ
+    assert facts["chosen_restart"] == min(range(4), key=errors.__getitem__)
+    assert evaluate_error(model, train) == pytest.approx(errors[facts["chosen_restart"]], abs=1e-6)
+    assert not model.linear_start and not model.training
 
 
 @pytest.mark.learning
@@ -212,21 +249,21 @@ def test_task_one_is_learned_in_seconds():
     config = TrainConfig(epochs=8, restarts=1, anneal_every=4, optimizer="adam", lr=0.02, linear_start=False,
                          noise=0.0)
     model, facts = train_babi(data, VOCAB, config, seed=0, progress=False)
-    error = evaluate_error(model, babi_data(1, 500, 1, VOCAB))
+    error = evaluate_error(model.network(1), babi_data(1, 500, 1, VOCAB))
     assert error <= 0.05, (error, facts)
 
 
 @pytest.mark.learning
-def test_a_long_linear_start_solves_deduction_and_a_short_one_does_not():
+def test_a_long_linear_start_solves_deduction_and_a_short_one_does_worse():
     data = {15: babi.samples(babi.generate(15, 1000, seed=0))}
     test = babi_data(15, 500, 1, VOCAB)
     errors = {}
     for patience in (15, 3):  # linear start ends after `patience` epochs without progress (at most half the run)
         config = TrainConfig(epochs=50, restarts=1, linear_patience=patience)
         model, facts = train_babi(data, VOCAB, config, seed=0, progress=False)
-        errors[patience] = (evaluate_error(model, test), facts["qa15"]["linear_start_epochs"][0])
+        errors[patience] = (evaluate_error(model.network(15), test), facts["qa15"]["linear_start_epochs"][0])
     assert errors[15][0] <= 0.05 and errors[15][1] == 25, errors  # the default: softmaxes back at mid-run
-    assert errors[3][0] >= 0.3 and errors[3][1] < 25, errors  # ended early, the attention never finds the chain
+    assert errors[3][1] < 25 and errors[3][0] > errors[15][0] + 0.03, errors  # ended early: more mistakes
 
 
 @pytest.mark.learning
@@ -236,7 +273,7 @@ def test_yes_no_questions_need_the_empty_memory():
     errors = {}
     for empty_memory in (True, False):  # the paper's SGD recipe, one restart each
         model, _ = train_babi(data, VOCAB, TrainConfig(restarts=1, empty_memory=empty_memory), progress=False)
-        errors[empty_memory] = evaluate_error(model, test)
+        errors[empty_memory] = evaluate_error(model.network(6), test)
     assert errors[True] <= 0.3 and errors[False] >= 0.35, errors  # without it, near the 50% of guessing
 
 
@@ -244,20 +281,24 @@ def test_answer_question_and_the_explorer_show_each_hop_with_supporting_facts():
     from attnmem.memnet import answer_question
     from attnmem.viz.memnet import MemNetExplorer
 
-    model = TrainConfig(dim=8).model(len(VOCAB), models=2)
+    model, other = TrainConfig(dim=8).model(len(VOCAB)), TrainConfig(dim=8, hops=2).model(len(VOCAB))
     sample = babi.samples(babi.generate(2, 5, seed=11))[3]
-    answered = answer_question(model, VOCAB, sample, model_index=1)
+    answered = answer_question(model, VOCAB, sample)
     assert answered.attention.shape == (3, len(sample.context)) and answered.answer in VOCAB.index
     assert [sample.context_ids[i] for i in answered.support] == list(sample.support)
     with pytest.raises(ValueError, match="story is empty"):
         answer_question(model, VOCAB, sample._replace(context=(), context_ids=()))
-    explorer = MemNetExplorer(model, VOCAB, [(2, sample), (1, babi.samples(babi.generate(1, 1, 0))[0])], {2: 1})
+    examples = [(2, sample), (1, babi.samples(babi.generate(1, 1, 0))[0])]
+    explorer = MemNetExplorer({2: model, 1: other}, VOCAB, examples)
     spec = explorer.view_spec()
     assert spec["kind"] == "frames" and len(spec["examples"]) == 2
     frames = spec["examples"][0]["frames"]
     assert len(frames) == 3 and frames[0]["panels"][0]["highlight"] == list(answered.support)
+    assert len(spec["examples"][1]["frames"]) == 2  # task 1's own network, of two hops
     assert "<script" in explorer.to_html() and explorer.to_png()[:4] == b"\x89PNG"
     with pytest.raises(ValueError, match="at least one"):
         MemNetExplorer(model, VOCAB, [])
     with pytest.raises(KeyError, match="unknown word"):
         MemNetExplorer(model, VOCAB, [(1, sample._replace(question="Where is the zebra?"))])
+    with pytest.raises(KeyError, match=r"no network for task\(s\) \[1\]"):
+        MemNetExplorer({2: model}, VOCAB, examples)

@@ -28,6 +28,8 @@ __all__ = [
     "read_arguments",
     "write_arguments",
     "step_inputs",
+    "memnet_config",
+    "memnet_inputs",
     "MAX_MODEL_NUMBERS",
     "MAX_LOOP_STEPS",
     "model_numbers",
@@ -217,6 +219,41 @@ def step_inputs(inputs: object, input_size: int) -> None:
         )
     if inputs.shape[0] == 0 or inputs.shape[1] == 0:
         raise ValueError(f"inputs {shape_text(inputs)} are empty: give at least one sequence of one step")
+
+
+# ---- memory networks (chapter 5) ----------------------------------------------------------------------------
+
+
+def memnet_config(vocab_size: int, dim: int, hops: int, memory_size: int, encoding: str, tying: str) -> None:
+    """A memory network's sizes are positive, its encoding and tying are ones the paper names, and it fits."""
+    if encoding not in ("bow", "position"):
+        raise ValueError(f"encoding must be one of ('bow', 'position'), got {encoding!r}")
+    if tying not in ("adjacent", "layerwise"):
+        raise ValueError(f"tying must be one of ('adjacent', 'layerwise'), got {tying!r}")
+    positive_sizes(vocab_size=vocab_size, dim=dim, hops=hops, memory_size=memory_size)
+    model_numbers("this memory network", (hops + 1) * (vocab_size + memory_size) * dim + vocab_size * dim + dim * dim,
+                  "use a smaller vocab_size, dim, hops or memory_size")
+
+
+def memnet_inputs(memory: Tensor, memory_mask: Tensor, times: Tensor, query: Tensor, vocab_size: int) -> None:
+    """A batch of stories and questions as ``attnmem.tasks.babi.BabiBatch`` holds them, in the model's vocabulary."""
+    if not isinstance(memory, Tensor) or memory.dim() != 3:
+        raise ValueError(f"memory must be (batch, slots, words) word indices, got shape {shape_text(memory)}")
+    batch, slots, _ = memory.shape
+    if not isinstance(memory_mask, Tensor) or memory_mask.shape != (batch, slots) or memory_mask.dtype != torch.bool:
+        raise ValueError(f"memory_mask must be a bool tensor of shape {(batch, slots)}, got "
+                         f"{shape_text(memory_mask)} {getattr(memory_mask, 'dtype', '')}")
+    if not isinstance(times, Tensor) or times.shape != (batch, slots) or times.dtype != torch.long:
+        raise ValueError(f"times must be a torch.long tensor of shape {(batch, slots)} like the memory slots, got "
+                         f"{shape_text(times)} {getattr(times, 'dtype', '')}")
+    if not isinstance(query, Tensor) or query.dim() != 2 or query.shape[0] != batch:
+        raise ValueError(f"query must be (batch, words) with batch {batch}, got shape {shape_text(query)}")
+    for name, t in (("memory", memory), ("query", query)):
+        if t.dtype != torch.long:
+            raise TypeError(f"{name} must hold word indices (torch.long), got {t.dtype}")
+        token_ids(name, t, vocab_size, "model's")
+    if times.numel() and int(times.min()) < 0:
+        raise ValueError(f"times holds {int(times.min())}; a slot's age counts back from 0 (the latest sentence)")
 
 
 # ---- sizes and loops with a stated limit --------------------------------------------------------------------

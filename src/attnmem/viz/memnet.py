@@ -5,7 +5,7 @@ Live, edit the story (one sentence per line) or ask another question, and the mo
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from attnmem.memnet import Answered, MemN2N, answer_question
 from attnmem.tasks.babi import Sample, Vocabulary, task_number
@@ -18,23 +18,27 @@ __all__ = ["MemNetExplorer"]
 class MemNetExplorer(Explorer):
     """Per-hop attention of a memory network over the sentences of bAbI stories.
 
-    ``examples`` is a list of ``(task, Sample)``; ``networks`` maps a task number to the network index of
-    ``model`` that answers it (by default network 0 answers everything: a single or a jointly trained model).
+    ``examples`` is a list of ``(task, Sample)``; ``networks`` is one ``MemN2N`` that answers every task, or a
+    mapping from each task number to the network that answers it (one network per task).
     """
 
     title = "memory network: each hop's attention over the story"
 
-    def __init__(self, model: MemN2N, vocab: Vocabulary, examples: Sequence[tuple[int, Sample]],
-                 networks: dict[int, int] | None = None) -> None:
+    def __init__(self, networks: MemN2N | Mapping[int, MemN2N], vocab: Vocabulary,
+                 examples: Sequence[tuple[int, Sample]]) -> None:
         if not examples:
             raise ValueError("give at least one (task, Sample) example to explore")
-        self.model, self.vocab = model, vocab
+        self.vocab = vocab
         self.examples = [(task_number(task), sample) for task, sample in examples]
-        self.networks = dict(networks or {})
+        missing = [] if isinstance(networks, MemN2N) else sorted({t for t, _ in self.examples} - set(networks))
+        if missing:
+            raise KeyError(f"no network for task(s) {missing}: give one MemN2N, or a network for each example's task")
+        self.networks = {task: networks if isinstance(networks, MemN2N) else networks[task]
+                         for task, _ in self.examples}
         self.answers = [self._answer(task, sample) for task, sample in self.examples]  # fail early on bad input
 
     def _answer(self, task: int, sample: Sample) -> Answered:
-        return answer_question(self.model, self.vocab, sample, self.networks.get(task, 0))
+        return answer_question(self.networks[task], self.vocab, sample)
 
     @staticmethod
     def _name(task: int, sample: Sample) -> str:
@@ -51,8 +55,8 @@ class MemNetExplorer(Explorer):
                     bars_panel(answered.attention[k], title=f"hop {k + 1} attention", labels=answered.sentences,
                                highlight=answered.support, horizontal=True, max_value=1.0, wide=True),
                     text_panel(summary, title="question and answer"),
-                ], text=f"Hop {k + 1} of {self.model.hops}: highlighted bars are the supporting facts.")
-                for k in range(self.model.hops)
+                ], text=f"Hop {k + 1} of {len(answered.attention)}: highlighted bars are the supporting facts.")
+                for k in range(len(answered.attention))
             ]
             examples.append({"name": self._name(task, sample), "frames": frames})
         return frames_view(examples, title=self.title, frame_label="hop", example_label="story",
@@ -61,8 +65,8 @@ class MemNetExplorer(Explorer):
 
     def _draw(self, ax: Any, sample: Sample, answered: Answered) -> None:
         labels = [("* " if i in answered.support else "") + s for i, s in enumerate(answered.sentences)]
-        heatmap(answered.attention.T, x_labels=[f"hop {k + 1}" for k in range(self.model.hops)], y_labels=labels,
-                ax=ax, vmax=1.0, annotate=True,
+        hops = [f"hop {k + 1}" for k in range(len(answered.attention))]
+        heatmap(answered.attention.T, x_labels=hops, y_labels=labels, ax=ax, vmax=1.0, annotate=True,
                 title=f"{sample.question} -> {answered.answer} ({answered.probability:.0%})")
 
     def figure(self) -> Any:
