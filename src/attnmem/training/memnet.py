@@ -191,7 +191,8 @@ def train_memnet(train: BabiBatch, valid: BabiBatch, vocab_size: int, config: Tr
 
     As in the paper, the restarts differ only in their random initialisation, and the one kept has the lowest
     error on its training questions (ties broken by the lower training loss). The paper keeps the best of 10; the
-    default here is 5, which keeps twenty tasks within 15 CPU minutes (``benchmarks/results/memnet.md``).
+    default here is 5: twenty tasks take about 15 CPU minutes, 10 restarts about 20 (``benchmarks/results/memnet.md``
+    measures a step of each).
 
     ``valid`` only decides when each copy's linear start ends: once its validation loss has not fallen for
     ``linear_patience`` epochs (or after half the epochs). A long linear start matters: kept for half the run,
