@@ -20,10 +20,12 @@ def root() -> Path:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The longest files first: the book (build and browser) and the course kit (otter grading). With ``pytest -n 2
-    --dist loadfile --no-loadscope-reorder`` (``make test``) each worker starts on one of them at once and then shares
-    out everything else, instead of one worker building the book alone at the end."""
+    """The book (build and browser, by far the longest file) first and the course kit (otter grading) last. With
+    ``pytest -n 2 --dist loadfile --no-loadscope-reorder`` (``make test``) one worker starts on the book at once while
+    the other works through the rest, instead of one worker building the book alone at the end. The kit comes last
+    because its graders start Jupyter kernels two at a time: run beside the book's own kernels, one chapter's
+    execution once stalled for five minutes."""
     def order(item: pytest.Item) -> int:
-        return 0 if item.get_closest_marker("book") else 1 if item.get_closest_marker("course") else 2
+        return 0 if item.get_closest_marker("book") else 2 if item.get_closest_marker("course") else 1
 
     items.sort(key=order)
