@@ -17,4 +17,3 @@ def _seeded() -> None:
 @pytest.fixture
 def root() -> Path:
     return ROOT
-
