@@ -23,7 +23,7 @@ from attnmem.ntm import (
     write_memory,
 )
 from attnmem.tasks.algorithmic import copy_task, sequence_loss
-from attnmem.training.ntm import evaluate_bit_errors, start_from_copy
+from attnmem.training.ntm import evaluate_bit_errors, start_from_copy, train_on_task
 
 # --- each stage against hand-computed values -------------------------------------------------------------------
 
@@ -306,3 +306,22 @@ def test_repeat_copy_starts_as_the_copy_machine():
     with_count = torch.cat([inputs, torch.randn(2, 5, 1)], dim=-1)  # any repeat count: its weights start at zero
     with torch.no_grad():
         torch.testing.assert_close(repeat_model(with_count).logits[..., :8], copy_model(inputs).logits)
+
+
+SMALL_COPY = {"model": "ntm", "task": "copy", "memory_size": 8, "memory_width": 4, "controller_size": 16,
+              "train": {"min_len": 1, "max_len": 3}, "batch_size": 4, "lr": 1e-2, "max_steps": 2, "eval_every": 2,
+              "target_bits": 0.0, "validation_size": 8}
+
+
+def test_compiled_training_falls_back_to_the_readable_path_with_a_warning(monkeypatch):
+    def no_compiler(*args, **kwargs):
+        raise RuntimeError("no C++ compiler")
+
+    monkeypatch.setattr(torch, "compile", no_compiler)
+    with pytest.warns(RuntimeWarning, match="torch.compile is unavailable.*no C\\+\\+ compiler"):
+        model, facts = train_on_task({**SMALL_COPY, "compile": True}, seed=0, progress=False)
+    plain, plain_facts = train_on_task(SMALL_COPY, seed=0, progress=False)
+    assert not facts["compiled"] and "advance" not in vars(model)
+    assert facts["validation_curve"] == plain_facts["validation_curve"]
+    for name, value in plain.state_dict().items():
+        torch.testing.assert_close(model.state_dict()[name], value, rtol=0, atol=0)

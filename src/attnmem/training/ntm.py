@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -23,6 +25,7 @@ __all__ = [
     "logits_of",
     "evaluate_bit_errors",
     "build_machine",
+    "compiled_advance",
     "train_on_task",
     "evaluate_copy",
     "evaluate_on_training_range",
@@ -64,13 +67,40 @@ def build_machine(config: dict[str, Any]) -> nn.Module:
                read_heads=config.get("read_heads", 1), write_heads=config.get("write_heads", 1))
 
 
+def compiled_advance(model: NTM, probe: AlgorithmicBatch) -> Callable[..., Any] | None:
+    """``model.advance`` compiled by ``torch.compile`` for training, or ``None`` (with a warning) where it cannot be.
+
+    The compiler (it needs a C++ compiler) fuses the many small operations of one step into a few loops; the
+    numbers are those of chapter 6's functions up to rounding. It is tried here on one forward and backward pass
+    of ``probe``, so that a missing compiler falls back to the readable path before training starts, not inside it;
+    the probe's gradients are cleared.
+    """
+    try:
+        advance = torch.compile(model.advance, dynamic=False)
+        model.advance = advance  # type: ignore[method-assign]
+        try:
+            sequence_loss(model(probe.inputs).logits, probe).backward()
+        finally:
+            del model.advance
+    except Exception as error:  # the compiler's failures have many types; any of them means: train eagerly
+        warnings.warn(f"torch.compile is unavailable here, so the NTM trains on the readable path "
+                      f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})",
+                      RuntimeWarning, stacklevel=2)
+        return None
+    finally:
+        model.zero_grad(set_to_none=True)
+    return advance
+
+
 def train_on_task(config: dict[str, Any], seed: int, progress: bool = True,
                   model: nn.Module | None = None) -> tuple[nn.Module, dict[str, Any]]:
     """Train a model on ``config['task']`` with Adam until the validation bit errors reach the target.
 
     The batches are drawn fresh each step with ``config['train']`` (the task's keyword arguments); validation
     uses ``config['validation_size']`` sequences (200 if absent) of the same range (seed + 1000). Stops at
-    ``config['target_bits']`` mean bit errors.
+    ``config['target_bits']`` mean bit errors. With ``config['compile']`` an NTM's training steps run its ``advance``
+    compiled (``compiled_advance``; the readable path where that fails); evaluation and the returned model stay
+    plain, so its weights load into any ``NTM``.
     """
     torch.manual_seed(seed)
     model = model if model is not None else build_machine(config)
@@ -80,13 +110,25 @@ def train_on_task(config: dict[str, Any], seed: int, progress: bool = True,
     def batches(generator: torch.Generator) -> AlgorithmicBatch:
         return generate(config["batch_size"], **config["train"], seed=generator)
 
+    start, cpu_start = time.perf_counter(), time.process_time()
+    fast_advance = None
+    if config.get("compile") and isinstance(model, NTM):
+        with one_thread():
+            fast_advance = compiled_advance(model, AlgorithmicBatch(*(t[: config["batch_size"]] for t in validation)))
+    compile_seconds, compile_cpu = time.perf_counter() - start, time.process_time() - cpu_start
+
     def loss_fn(model: nn.Module, batch: AlgorithmicBatch) -> Tensor:
-        return sequence_loss(logits_of(model, batch.inputs), batch)
+        if fast_advance is None:
+            return sequence_loss(logits_of(model, batch.inputs), batch)
+        model.advance = fast_advance  # type: ignore[method-assign]
+        try:
+            return sequence_loss(logits_of(model, batch.inputs), batch)
+        finally:
+            del model.advance
 
     def evaluate(model: nn.Module) -> dict[str, float]:
         return {"bit_errors": float(evaluate_bit_errors(model, validation).mean())}
 
-    start, cpu_start = time.perf_counter(), time.process_time()
     with one_thread():
         history = fit(model, loss_fn, batches, steps=config["max_steps"], lr=config["lr"], seed=seed,
                       clip_norm=config.get("clip_norm", 10.0), evaluate=evaluate, eval_every=config["eval_every"],
@@ -97,7 +139,10 @@ def train_on_task(config: dict[str, Any], seed: int, progress: bool = True,
                    "reached_target": bool(history.stopped_early or history.final.get("bit_errors", math.inf)
                                           <= config["target_bits"]),
                    "seconds_training": round(time.perf_counter() - start, 2),
-                   "cpu_seconds_training": round(time.process_time() - cpu_start, 2), "validation_curve": curve}
+                   "cpu_seconds_training": round(time.process_time() - cpu_start, 2),
+                   "compiled": fast_advance is not None, "seconds_compiling": round(compile_seconds, 2),
+                   "cpu_seconds_compiling": round(compile_cpu, 2),
+                   "validation_curve": curve}
 
 
 def evaluate_copy(model: nn.Module, config: dict[str, Any], seed: int) -> dict[str, float]:
