@@ -22,8 +22,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (attnmem)" >/dev/null
 	touch $(STAMP)
 
-# Executes every notebook (cached in _build/.jupyter_cache) and builds the HTML book into _build/html.
+# Executes every notebook, $(JOBS) at a time, into the build's cache (_build/.jupyter_cache; an unchanged chapter is
+# not run again), then builds the HTML book into _build/html.
 book: setup
+	tools/offline $(BIN)/python tools/execute_chapters.py --jobs $(JOBS)
 	tools/offline $(BOOK)
 
 # Unit, learning, course-kit and book + browser tests, with the network off where the machine allows it. The book
