@@ -30,6 +30,7 @@ from pathlib import Path
 
 import nbformat
 import yaml
+from pybtex.backends.plaintext import Backend as PlainTextBackend
 from pybtex.database import Entry, parse_file
 from pybtex.richtext import Text
 
@@ -91,8 +92,11 @@ class Bibliography:
         return " ".join(parts)
 
 
+_PLAIN_TEXT = PlainTextBackend()  # `render_as("text")` would look the backend up among every entry point, each call
+
+
 def _latex(text: str) -> str:
-    return Text.from_latex(text).render_as("text")
+    return Text.from_latex(text).render(_PLAIN_TEXT)
 
 
 def _authors_short(entry: Entry) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Iterator
 
+from pybtex.backends.plaintext import Backend as PlainTextBackend
 from pybtex.plugin import register_plugin
 from pybtex.richtext import Text
 from pybtex.style.formatting.plain import Style as PlainStyle
@@ -17,8 +18,11 @@ from pybtex.style.labels import BaseLabelStyle
 from sphinx.application import Sphinx
 
 
+_PLAIN_TEXT = PlainTextBackend()  # `render_as("text")` would look the backend up among every entry point, each call
+
+
 def _last_name(person: Any) -> str:
-    return Text.from_latex(" ".join(person.prelast_names + person.last_names)).render_as("text")
+    return Text.from_latex(" ".join(person.prelast_names + person.last_names)).render(_PLAIN_TEXT)
 
 
 class AuthorYearLabels(BaseLabelStyle):
