@@ -117,6 +117,19 @@ def test_sorting_five_numbers_is_learned_in_seconds() -> None:
     assert time.process_time() - start < 60
 
 
+def test_schedule_and_training_sizes() -> None:
+    config = {"task": "hull", "lr": 1e-3, "halve_every": 40, "batch_size": 8, "train_sizes": [5, 20]}
+    assert [T.learning_rate(config, s) for s in (0, 39, 40, 80)] == [1e-3, 1e-3, 5e-4, 2.5e-4]
+    mixed = T.training_batches(config)(torch.Generator().manual_seed(0))
+    assert len(set(mixed.lengths.tolist())) > 1 and 5 <= int(mixed.lengths.min()) <= int(mixed.lengths.max()) <= 20
+    draw = T.training_batches({**config, "size_power": 2.0})
+    sizes = [set(draw(torch.Generator().manual_seed(s)).lengths.tolist()) for s in range(200)]
+    assert all(len(one) == 1 for one in sizes)  # one size per batch
+    sizes = [one.pop() for one in sizes]
+    assert 5 <= min(sizes) and max(sizes) <= 20 and sum(n > 12 for n in sizes) > 2 * sum(n <= 12 for n in sizes)
+    assert T.build({"task": "hull", "hidden": 16, "attention": 24}).pointer.v.shape == (24,)
+
+
 def test_clear_argument_errors() -> None:
     model = small()
     points, lengths = torch.rand(2, 5, 2), torch.tensor([5, 3])

@@ -109,17 +109,19 @@ class PointerNetwork(nn.Module):
     """An LSTM encoder over the input points and an LSTM decoder whose additive attention is the output.
 
     ``input_size`` is the size of a point (2 on the plane, 1 for numbers); ``mask_chosen`` removes positions already
-    chosen; ``closes`` keeps the first choice available and ends the output when the model points at it again.
+    chosen; ``closes`` keeps the first choice available and ends the output when the model points at it again;
+    ``attention`` is the width of the pointer's additive score (the size of v; default ``hidden``).
     """
 
-    def __init__(self, input_size: int = 2, hidden: int = 128, mask_chosen: bool = True, closes: bool = False) -> None:
+    def __init__(self, input_size: int = 2, hidden: int = 128, mask_chosen: bool = True, closes: bool = False,
+                 attention: int | None = None) -> None:
         super().__init__()
         self.input_size, self.hidden, self.mask_chosen, self.closes = input_size, hidden, mask_chosen, closes
         self.embed = nn.Linear(input_size, hidden)
         self.encoder = nn.LSTM(hidden, hidden, batch_first=True)
         self.decoder = nn.LSTMCell(hidden, hidden)
         self.first_input = nn.Parameter(torch.zeros(hidden))
-        self.pointer = AdditiveScore(hidden, hidden, hidden)
+        self.pointer = AdditiveScore(hidden, hidden, attention or hidden)
 
     def encode(self, points: Tensor, lengths: Tensor) -> Encoded:
         """Run the encoder LSTM over each example's real points."""

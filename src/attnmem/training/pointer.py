@@ -24,6 +24,8 @@ __all__ = [
     "TASKS",
     "pointer_loss",
     "build",
+    "learning_rate",
+    "training_batches",
     "train",
     "decode",
     "outputs",
@@ -57,10 +59,12 @@ def pointer_loss(model: PointerNetwork, batch: PointBatch) -> tuple[Tensor, dict
 
 
 def build(config: dict[str, Any]) -> PointerNetwork:
-    """A ``PointerNetwork`` for ``config["task"]`` with ``hidden`` units and ``mask_chosen`` (default True)."""
+    """A ``PointerNetwork`` for ``config["task"]`` with ``hidden`` units, ``attention`` units in the pointer's
+    additive score (default ``hidden``) and ``mask_chosen`` (default True)."""
     _, closes = TASKS[config["task"]]
     return PointerNetwork(input_size=1 if config["task"] == "sorting" else 2, hidden=config["hidden"],
-                          mask_chosen=config.get("mask_chosen", True), closes=closes)
+                          mask_chosen=config.get("mask_chosen", True), closes=closes,
+                          attention=config.get("attention"))
 
 
 def decode(model: PointerNetwork, batch: PointBatch, beam_size: int = 1, mask_chosen: bool | None = None) -> Pointed:
@@ -154,26 +158,42 @@ def evaluate(model: PointerNetwork, config: dict[str, Any], seed: int) -> dict[s
     return metrics
 
 
+def learning_rate(config: dict[str, Any], step: int) -> float:
+    """The learning rate of step ``step`` (from 0): ``config["lr"]`` halved every ``config["halve_every"]`` steps."""
+    return config["lr"] * 0.5 ** (step // config["halve_every"])
+
+
+def training_batches(config: dict[str, Any]) -> Callable[[torch.Generator], PointBatch]:
+    """Batches of ``config["batch_size"]`` examples with n in ``config["train_sizes"]`` (an inclusive range): each
+    example's n drawn uniformly, or, with ``config["size_power"]`` = p, one n per batch drawn with probability
+    proportional to n ** p (p > 0 trains more on the larger sets). One size per batch pads nothing, so a batch of
+    small sets costs less than one padded to the largest."""
+    task, _ = TASKS[config["task"]]
+    low, high = config["train_sizes"]
+    if "size_power" not in config:
+        return lambda g: task(config["batch_size"], (low, high), seed=g)
+    sizes = torch.arange(low, high + 1)
+    weights = sizes.double() ** config["size_power"]
+    return lambda g: task(config["batch_size"], int(sizes[torch.multinomial(weights, 1, generator=g)]), seed=g)
+
+
 def train(config: dict[str, Any], seed: int, progress: bool = True) -> tuple[PointerNetwork, dict[str, Any]]:
-    """Train on batches of ``config["batch_size"]`` examples with n drawn from ``config["train_sizes"]``
-    (an inclusive range) for ``config["steps"]`` steps with Adam at ``config["lr"]``, halved every
-    ``config["halve_every"]`` steps. Returns the model and the facts a zoo manifest records."""
+    """Train on ``training_batches(config)`` for ``config["steps"]`` steps with Adam at ``learning_rate(config,
+    step)``. Returns the model and the facts a zoo manifest records."""
     torch.manual_seed(seed)
     model = build(config)
-    task, _ = TASKS[config["task"]]
-    sizes = tuple(config["train_sizes"])
     optimizer = torch.optim.Adam(model.parameters(), lr=config["lr"])
     step = 0
 
     def loss_fn(model: PointerNetwork, batch: PointBatch) -> tuple[Tensor, dict[str, float]]:
         nonlocal step  # fit calls this once a step, before the optimizer's: set the step's learning rate here
         for group in optimizer.param_groups:
-            group["lr"] = config["lr"] * 0.5 ** (step // config["halve_every"])
+            group["lr"] = learning_rate(config, step)
         step += 1
         return pointer_loss(model, batch)
 
     start = time.process_time()
-    history: History = fit(model, loss_fn, lambda g: task(config["batch_size"], sizes, seed=g), steps=config["steps"],
+    history: History = fit(model, loss_fn, training_batches(config), steps=config["steps"],
                            optimizer=optimizer, seed=seed, progress=progress, desc=f"pointer network ({config['task']})")
     facts = {"steps": history.steps, "cpu_seconds": round(time.process_time() - start, 1),
              "final_loss": round(sum(r["loss"] for r in history.train[-50:]) / len(history.train[-50:]), 4)}
