@@ -9,7 +9,8 @@ length generalisation is what a copy machine is for; for the others the wrong bi
 training range. ``--set key=value`` changes one
 entry of the recipe's configuration (a JSON value, e.g. ``--set lr=0.003``), to compare a variant over the same
 seeds. Every seed is trained here, the recipe's own too (training is deterministic on one machine, so that run
-repeats the zoo's when the code is unchanged).
+repeats the zoo's when the code is unchanged). ``--zoo-dir DIR`` trains each run with ``zoo.train`` instead, into
+``DIR/NAME-seedK``, so that the run picked is the checkpoint to ship, without training it again.
 
     python benchmarks/ntm_seeds.py --recipes ntm_associative_recall --seeds 0 1 2 3 --jobs 2 \\
         --out benchmarks/results/ntm_seeds.md
@@ -20,6 +21,7 @@ up to 5 CPU minutes (its recipe's 8,000 steps), priority sort about 4 (6,000 ste
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -32,6 +34,7 @@ from _publish import publish
 
 from attnmem import zoo
 from attnmem.training.ntm import evaluate_on_training_range, train_on_task
+from attnmem.zoo.recipes import ntm as ntm_recipes
 
 #: The configurations trained here: the zoo's two NTM recipes trained from scratch, and priority sort (Graves et
 #: al. 2014, Section 4.5: 16 of 20 vectors, highest priority first) with the copy recipe's machine and settings,
@@ -58,12 +61,25 @@ def parse_setting(text: str) -> tuple[str, Any]:
         return key, value
 
 
-def measure(name: str, seed: int, settings: dict[str, Any]) -> dict[str, Any]:
-    """Train recipe ``name`` from ``seed`` with ``settings`` applied to its configuration."""
+def train_as_zoo(name: str, seed: int, directory: str) -> tuple[dict[str, float], dict[str, Any]]:
+    """``zoo.train`` of recipe ``name`` with its seed set to ``seed``, into ``directory``: the run is a zoo checkpoint
+    as it stands, the one `python -m attnmem.zoo train NAME` writes once the recipe's seed is ``seed``. Its metrics
+    are the manifest's (evaluated with ``seed + 1``, as the zoo does)."""
+    ntm_recipes.RECIPES[name] = dataclasses.replace(ntm_recipes.RECIPES[name], seed=seed)
+    record = zoo.train(name, directory=os.path.join(directory, f"{name}-seed{seed}"), progress=False)
+    return record["metrics"], record
+
+
+def measure(name: str, seed: int, settings: dict[str, Any], zoo_dir: str | None = None) -> dict[str, Any]:
+    """Train recipe ``name`` from ``seed`` with ``settings`` applied to its configuration (or, with ``zoo_dir``,
+    through ``train_as_zoo``)."""
     torch.set_num_threads(1)
     config = {**CONFIGS[name], **settings}
-    model, facts = train_on_task(config, seed, progress=False)
-    metrics = EVALUATIONS[name](model, config, EVALUATION_SEED)
+    if zoo_dir is not None:
+        metrics, facts = train_as_zoo(name, seed, zoo_dir)
+    else:
+        model, facts = train_on_task(config, seed, progress=False)
+        metrics = EVALUATIONS[name](model, config, EVALUATION_SEED)
     print(f"{name} seed {seed}: {facts['steps']} steps, {facts['cpu_seconds_training']:.0f} CPU s, {metrics}",
           flush=True)
     return {"name": name, "seed": seed, "settings": settings, "metrics": metrics, **facts}
@@ -89,8 +105,13 @@ def main() -> None:
                         metavar="KEY=VALUE", help="change one entry of every recipe's configuration")
     parser.add_argument("--jobs", type=int, default=1, help="runs at once, each on one thread")
     parser.add_argument("--out", help="also write the markdown here")
+    parser.add_argument("--zoo-dir", help="train each run with zoo.train into ZOO_DIR/NAME-seedK, a zoo checkpoint "
+                        "to ship as it is (the zoo's recipes only, no --set)")
     args = parser.parse_args()
     settings = dict(args.settings)
+    if args.zoo_dir and (settings or set(args.recipes) - set(ntm_recipes.RECIPES)):
+        parser.error("--zoo-dir trains the zoo's recipes as they are: drop --set and recipes the zoo does not ship "
+                     f"(it ships {sorted(set(CONFIGS) & set(ntm_recipes.RECIPES))})")
     for name in args.recipes:
         unknown = set(settings) - set(CONFIGS[name])
         if unknown:
@@ -98,7 +119,7 @@ def main() -> None:
     load = "load average " + " ".join(f"{x:.1f}" for x in os.getloadavg())
     runs = [(name, seed) for name in args.recipes for seed in args.seeds]
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        results = list(pool.map(measure, *zip(*runs), [settings] * len(runs)))
+        results = list(pool.map(measure, *zip(*runs), [settings] * len(runs), [args.zoo_dir] * len(runs)))
     reached = sum(r["reached_target"] for r in results)
     text = "\n\n".join([
         "# NTM: the same recipe from several seeds",
