@@ -11,8 +11,8 @@ hull_config = {"task": "hull", "hidden": 64, "attention": 128, "batch_size": 64,
                "halve_every": 1350, "train_sizes": [5, 20], "size_power": 0.0, "test_sizes": [5, 10, 20, 50],
                "test_count": 500, "mask_chosen": True}
 #: verify measures 500 other hulls: at 70% right, two samples' exact accuracies differ by 2.9 points (one standard
-#: deviation), so allow 3 of them at every size (at 20 points the two samples differ by 5.8 points for the morning's
-#: model of benchmarks/results/pointer_history.md and by 6.4 for this one: the second sample is the harder)
+#: deviation), so allow 3 of them at every size (at 20 points this model's two samples differ by 6.4 points: the
+#: second sample is the harder)
 SAMPLING = {f"accuracy_{n}": 0.09 for n in hull_config["test_sizes"]}
 hull = Recipe(
     name="pointer_hull",
