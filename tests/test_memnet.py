@@ -1,6 +1,8 @@
 """End-to-end memory networks: encodings, hops, tying, masks, noise, training."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 from hypothesis import given, settings
@@ -234,13 +236,30 @@ def test_tasks_trained_in_worker_processes_get_the_same_networks():
 
 def test_the_restart_kept_is_the_one_with_the_lowest_training_error():
     train, valid = _batch(1, 96, seed=0), _batch(1, 32, seed=1)
-    config = TrainConfig(dim=8, epochs=3, restarts=4, optimizer="adam", lr=0.02, linear_start=False)
+    config = TrainConfig(dim=8, epochs=3, restarts=4, optimizer="adam", lr=0.02, linear_start=False, retry_above=1)
     model, facts = train_memnet(train, valid, len(VOCAB), config, seed=0)
     errors = facts["train_errors"]
     assert len(errors) == 4 and len(set(errors)) > 1, errors  # the restarts differ
     assert facts["chosen_restart"] == min(range(4), key=errors.__getitem__)
     assert evaluate_error(model, train) == pytest.approx(errors[facts["chosen_restart"]], abs=1e-6)
     assert not model.linear_start and not model.training
+
+
+def test_a_second_round_trains_only_when_no_restart_learns_and_the_best_of_both_is_kept():
+    train, valid = _batch(1, 96, seed=0), _batch(1, 32, seed=1)
+    config = TrainConfig(dim=8, epochs=2, restarts=2, retry_above=0.0, retry_epochs=3)
+    model, facts = train_memnet(train, valid, len(VOCAB), config, seed=0)
+    errors = facts["train_errors"]
+    assert min(errors[:2]) > 0 and facts["optimizers"] == ["sgd", "sgd", "adam", "adam"], facts
+    assert facts["linear_start_epochs"][2:] == [0, 0]  # the retry round runs with its softmaxes from the start
+    assert errors[facts["chosen_restart"]] == min(errors)  # over both rounds (ties: the lower training loss)
+    assert evaluate_error(model, train) == pytest.approx(errors[facts["chosen_restart"]], abs=1e-6)
+    _, single = train_memnet(train, valid, len(VOCAB), replace(config, retry_above=1.0), seed=0)
+    assert single["train_errors"] == errors[:2] and single["optimizers"] == ["sgd", "sgd"]
+    with pytest.raises(ValueError, match="retry_above .* must be in \\[0, 1\\]"):
+        TrainConfig(retry_above=1.5)
+    with pytest.raises(ValueError, match="retry_optimizer must be one of"):
+        TrainConfig(retry_optimizer="rmsprop")
 
 
 @pytest.mark.learning
@@ -259,7 +278,7 @@ def test_a_long_linear_start_solves_deduction_and_a_short_one_does_worse():
     test = babi_data(15, 500, 1, VOCAB)
     errors = {}
     for patience in (15, 3):  # linear start ends after `patience` epochs without progress (at most half the run)
-        config = TrainConfig(epochs=50, restarts=1, linear_patience=patience)
+        config = TrainConfig(epochs=50, restarts=1, linear_patience=patience, retry_above=1)  # the paper's round
         model, facts = train_babi(data, VOCAB, config, seed=0, progress=False)
         errors[patience] = (evaluate_error(model.network(15), test), facts["qa15"]["linear_start_epochs"][0])
     assert errors[15][0] <= 0.05 and errors[15][1] == 25, errors  # the default: softmaxes back at mid-run
@@ -272,7 +291,8 @@ def test_yes_no_questions_need_the_empty_memory():
     test = babi_data(6, 500, 1, VOCAB)
     errors = {}
     for empty_memory in (True, False):  # the paper's SGD recipe, one restart each
-        model, _ = train_babi(data, VOCAB, TrainConfig(restarts=1, empty_memory=empty_memory), progress=False)
+        config = TrainConfig(restarts=1, empty_memory=empty_memory, retry_above=1)
+        model, _ = train_babi(data, VOCAB, config, progress=False)
         errors[empty_memory] = evaluate_error(model.network(6), test)
     assert errors[True] <= 0.3 and errors[False] >= 0.35, errors  # without it, near the 50% of guessing
 
