@@ -252,7 +252,7 @@ def train_memnet(train: BabiBatch, valid: BabiBatch, vocab_size: int, config: Tr
     trains for ``retry_epochs`` with ``retry_optimizer`` at ``retry_lr`` and no linear start (seed ``seed + 1``),
     and the copy kept is the best of both rounds, still by training error. This is not in the paper: on the
     generator's size reasoning (task 18) every SGD copy stays near 25% training error, while Adam copies reach
-    4-10% in 50 epochs (``benchmarks/results/memnet_history.md``). ``retry_above=1`` trains the paper's single
+    4-18% in 50 epochs (``benchmarks/results/memnet_history.md``). ``retry_above=1`` trains the paper's single
     round.
 
     Returns the network and facts: every restart's training and validation error and optimizer, the chosen restart,
