@@ -92,7 +92,7 @@ def table(results: list[dict[str, Any]]) -> str:
         changed = ", ".join(f"{k} = {v}" for k, v in r["settings"].items()) or "(the recipe as it is)"
         rows.append(f"| {r['name']} | {changed} | {r['seed']} | {'yes' if r['reached_target'] else 'no'} | "
                     f"{r['steps']} | {r['cpu_seconds_training']:.0f} | {r['validation_curve'][-1][1]:.3f} | "
-                    + ", ".join(f"{k.removeprefix('bit_errors').strip('_') or 'all'}: {v:.2f}"
+                    + ", ".join(f"{k.removeprefix('bit_errors').strip('_').replace('_', '-') or 'all'}: {v:.2f}"
                                 for k, v in r["metrics"].items()) + " |")
     return "\n".join(rows)
 
