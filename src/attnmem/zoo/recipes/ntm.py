@@ -62,7 +62,8 @@ lstm_copy = _recipe(
 ntm_repeat_copy = _recipe(
     "ntm_repeat_copy", "NTM trained on repeat copy (lengths 1-5, 1-5 repeats; the paper used 1-10 and 1-10), "
     "starting from the trained copy NTM",
-    {**NTM_SIZES, "task": "repeat_copy", "train": {"min_len": 1, "max_len": 5, "min_repeats": 1, "max_repeats": 5},
+    {**NTM_SIZES, **COMPILED, "task": "repeat_copy",
+     "train": {"min_len": 1, "max_len": 5, "min_repeats": 1, "max_repeats": 5},
      "start_from": "ntm_copy", "batch_size": 32, "lr": 3e-3, "max_steps": 8000, "eval_every": 100,
      "target_bits": 0.1},
     evaluate_on_training_range, {"bit_errors": 0.3}, train=train_from_shipped_copy)
