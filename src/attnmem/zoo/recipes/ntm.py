@@ -70,8 +70,8 @@ ntm_repeat_copy = _recipe(
 
 ntm_associative_recall = _recipe(
     "ntm_associative_recall", "NTM trained on associative recall (2-6 items of three 6-bit vectors)",
-    {**NTM_SIZES, "task": "associative_recall", "train": {"min_items": 2, "max_items": 6}, "batch_size": 32,
-     "lr": 1e-3, "max_steps": 8000, "eval_every": 100, "target_bits": 0.1},
+    {**NTM_SIZES, **COMPILED, "task": "associative_recall", "train": {"min_items": 2, "max_items": 6},
+     "batch_size": 32, "lr": 1e-3, "max_steps": 8000, "eval_every": 100, "target_bits": 0.1},
     evaluate_on_training_range, {"bit_errors": 0.3})
 
 RECIPES: dict[str, Recipe] = {recipe.name: recipe for recipe in (ntm_copy, lstm_copy, ntm_repeat_copy,
