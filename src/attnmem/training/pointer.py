@@ -183,18 +183,10 @@ def train(config: dict[str, Any], seed: int, progress: bool = True) -> tuple[Poi
     torch.manual_seed(seed)
     model = build(config)
     optimizer = torch.optim.Adam(model.parameters(), lr=config["lr"])
-    step = 0
-
-    def loss_fn(model: PointerNetwork, batch: PointBatch) -> tuple[Tensor, dict[str, float]]:
-        nonlocal step  # fit calls this once a step, before the optimizer's: set the step's learning rate here
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(config, step)
-        step += 1
-        return pointer_loss(model, batch)
-
     start = time.process_time()
-    history: History = fit(model, loss_fn, training_batches(config), steps=config["steps"],
-                           optimizer=optimizer, seed=seed, progress=progress, desc=f"pointer network ({config['task']})")
+    history: History = fit(model, pointer_loss, training_batches(config), steps=config["steps"], optimizer=optimizer,
+                           lr_schedule=lambda step: learning_rate(config, step - 1), seed=seed, progress=progress,
+                           desc=f"pointer network ({config['task']})")
     facts = {"steps": history.steps, "cpu_seconds": round(time.process_time() - start, 1),
              "final_loss": round(sum(r["loss"] for r in history.train[-50:]) / len(history.train[-50:]), 4)}
     return model, facts
