@@ -1,13 +1,17 @@
 """The course kit: every chapter's assignment builds, grades right, and leaks no solution to students.
 
-One session fixture builds the whole kit (tools/assignments.py) into a temporary folder; another grades,
-with otter-grader, each chapter's solution notebook (full marks expected) and its untouched student
-notebook (zero on the coding questions), in two grading processes side by side.
+One session fixture builds the whole kit (tools/assignments.py) into a temporary folder; another grades each
+chapter's solution notebook (full marks expected) against the tests in its autograder. The first and last chapters'
+solution and untouched student notebooks (zero on the coding questions) go through `otter run` end to end, a
+kernel per notebook; the chapters between are graded by the same test files in one IPython shell, a fresh
+namespace per notebook, since a kernel and otter's start cost seconds per notebook and test nothing the two
+end-to-end gradings do not.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -67,13 +71,42 @@ for zip_path, notebook, results in json.loads(sys.argv[1]):
 """
 
 
-def _grade_all(jobs: list[tuple[Path, Path, Path]]) -> subprocess.Popen:
+# Grades solution notebooks as otter's autograder does, without its kernel: every code cell run in an IPython shell
+# (cleared between notebooks, in the notebook's folder), then every test file of the autograder zip against the
+# shell's namespace, the scores written to results.json in otter's form.
+SHELL_GRADER = """
+import json, os, sys, tempfile, time, zipfile
+from pathlib import Path
+import nbformat
+from IPython.core.interactiveshell import InteractiveShell
+from otter.test_files import create_test_file
+shell = InteractiveShell.instance()
+for zip_path, notebook, results in json.loads(sys.argv[1]):
+    start = time.perf_counter()
+    shell.reset(new_session=False)
+    os.chdir(Path(notebook).parent)
+    for cell in nbformat.read(notebook, as_version=4).cells:
+        if cell.cell_type == "code":
+            shell.run_cell(cell.source).raise_error()
+    tests = []
+    with tempfile.TemporaryDirectory() as unpacked, zipfile.ZipFile(zip_path) as archive:
+        archive.extractall(unpacked)
+        for path in sorted(Path(unpacked, "tests").glob("*.py")):
+            test = create_test_file(str(path), None)
+            test.run(shell.user_ns)
+            tests.append({"name": test.name, "score": test.score, "max_score": test.possible})
+    Path(results, "results.json").write_text(json.dumps({"tests": tests}))
+    print("graded", json.dumps([notebook, time.perf_counter() - start]), flush=True)
+"""
+
+
+def _grade_all(jobs: list[tuple[Path, Path, Path]], script: str = GRADER) -> subprocess.Popen:
     """Start one process that grades every (autograder zip, notebook, results folder) of ``jobs`` in turn."""
     for _, _, results in jobs:
         results.mkdir(parents=True)
     listing = json.dumps([[str(z), str(nb), str(r)] for z, nb, r in jobs])
-    return subprocess.Popen([sys.executable, "-c", GRADER, listing], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    return subprocess.Popen([sys.executable, "-c", script, listing], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, "MPLBACKEND": "Agg"})
 
 
 def _scores(results: Path) -> dict[str, tuple[float, float]]:
@@ -83,7 +116,7 @@ def _scores(results: Path) -> dict[str, tuple[float, float]]:
 
 @pytest.fixture(scope="session")
 def grades(built: tuple[Path, Path]) -> dict[tuple[str, str], tuple[dict[str, tuple[float, float]], float]]:
-    """(chapter, "solution" | "student") -> ({question: (score, max)}, seconds), graded by two processes."""
+    """(chapter, "solution" | "student") -> ({question: (score, max)}, seconds), graded by three processes."""
     out, _ = built
     jobs = {}
     for chapter in CODING:
@@ -94,8 +127,9 @@ def grades(built: tuple[Path, Path]) -> dict[tuple[str, str], tuple[dict[str, tu
         for kind, notebook in kinds:
             results = out / ".results" / f"{chapter.name}-{kind}"
             jobs[chapter.name, kind] = (zip_path, notebook / f"{chapter.name}.ipynb", results)
-    keys = list(jobs)
-    graders = [_grade_all([jobs[k] for k in keys[half::2]]) for half in (0, 1)]
+    by_otter = [key for key in jobs if key[0] in {chapter.name for chapter in STUDENT_GRADED}]
+    graders = [_grade_all([jobs[key] for key in by_otter if key[0] == chapter.name]) for chapter in STUDENT_GRADED]
+    graders.append(_grade_all([jobs[key] for key in jobs if key not in by_otter], SHELL_GRADER))
     seconds = {}
     for grader in graders:
         stdout, stderr = grader.communicate(timeout=900)
