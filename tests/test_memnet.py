@@ -290,11 +290,11 @@ def test_yes_no_questions_need_the_empty_memory():
     data = {6: babi.samples(babi.generate(6, 1000, seed=0))}
     test = babi_data(6, 500, 1, VOCAB)
     errors = {}
-    for empty_memory in (True, False):  # the paper's SGD recipe, one restart each
-        config = TrainConfig(restarts=1, empty_memory=empty_memory, retry_above=1)
+    for empty_memory in (True, False):  # the paper's SGD recipe, one restart each, stopped after 70 of its 100 epochs
+        config = TrainConfig(restarts=1, empty_memory=empty_memory, retry_above=1, epochs=70)
         model, _ = train_babi(data, VOCAB, config, progress=False)
         errors[empty_memory] = evaluate_error(model.network(6), test)
-    assert errors[True] <= 0.3 and errors[False] >= 0.35, errors  # without it, near the 50% of guessing
+    assert errors[True] <= 0.25 and errors[False] >= 0.35, errors  # without it, near the 50% of guessing
 
 
 def test_answer_question_and_the_explorer_show_each_hop_with_supporting_facts():
