@@ -1,11 +1,11 @@
 """The course kit: every chapter's assignment builds, grades right, and leaks no solution to students.
 
 One session fixture builds the whole kit (tools/assignments.py) into a temporary folder; another grades each
-chapter's solution notebook (full marks expected) against the tests in its autograder. The first and last chapters'
-solution and untouched student notebooks (zero on the coding questions) go through `otter run` end to end, a
-kernel per notebook; the chapters between are graded by the same test files in one IPython shell, a fresh
-namespace per notebook, since a kernel and otter's start cost seconds per notebook and test nothing the two
-end-to-end gradings do not.
+chapter's solution notebook (full marks expected), and the first and last chapters' untouched student notebooks
+(zero on the coding questions), against the tests in their autograders. The first chapter's two notebooks go through
+`otter run` end to end, a kernel per notebook (so does the half-right submission below); the others are graded by
+the same test files in one IPython shell, a fresh namespace per notebook, since a kernel and otter's start cost
+seconds per notebook and test nothing the end-to-end gradings do not.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ CODING = [c for c in CHAPTERS if any(e.coding for e in c.exercises)]
 # about ten seconds): that every chapter's stubs score nothing is checked per checker in tests/test_exercises*.py,
 # and that no solution reaches a student file by test_no_solution_text_leaks_into_any_student_file below.
 STUDENT_GRADED = [CODING[0], CODING[-1]]
+OTTER_GRADED = [CODING[0]]
 
 
 def _ids(chapter: kit.Chapter) -> str:
@@ -116,7 +117,7 @@ def _scores(results: Path) -> dict[str, tuple[float, float]]:
 
 @pytest.fixture(scope="session")
 def grades(built: tuple[Path, Path]) -> dict[tuple[str, str], tuple[dict[str, tuple[float, float]], float]]:
-    """(chapter, "solution" | "student") -> ({question: (score, max)}, seconds), graded by three processes."""
+    """(chapter, "solution" | "student") -> ({question: (score, max)}, seconds), graded by two processes."""
     out, _ = built
     jobs = {}
     for chapter in CODING:
@@ -127,13 +128,13 @@ def grades(built: tuple[Path, Path]) -> dict[tuple[str, str], tuple[dict[str, tu
         for kind, notebook in kinds:
             results = out / ".results" / f"{chapter.name}-{kind}"
             jobs[chapter.name, kind] = (zip_path, notebook / f"{chapter.name}.ipynb", results)
-    by_otter = [key for key in jobs if key[0] in {chapter.name for chapter in STUDENT_GRADED}]
-    graders = [_grade_all([jobs[key] for key in by_otter if key[0] == chapter.name]) for chapter in STUDENT_GRADED]
-    graders.append(_grade_all([jobs[key] for key in jobs if key not in by_otter], SHELL_GRADER))
+    by_otter = [key for key in jobs if key[0] in {chapter.name for chapter in OTTER_GRADED}]
+    graders = [_grade_all([jobs[key] for key in by_otter]),
+               _grade_all([jobs[key] for key in jobs if key not in by_otter], SHELL_GRADER)]
     seconds = {}
     for grader in graders:
         stdout, stderr = grader.communicate(timeout=900)
-        assert grader.returncode == 0, f"otter failed while grading:\n{stdout[-3000:]}\n{stderr[-3000:]}"
+        assert grader.returncode == 0, f"grading failed:\n{stdout[-3000:]}\n{stderr[-3000:]}"
         for line in stdout.splitlines():
             if line.startswith("graded ["):
                 notebook, took = json.loads(line.removeprefix("graded "))
