@@ -153,23 +153,22 @@ def _open(context, path: Path, errors: list[str]):
     return page
 
 
-def test_pages_fit_the_column_and_explorers_render_and_react_offline(built_book):
+def _check_pages(html: Path, names: list[str]) -> tuple[int, list[str], list[str], list[str]]:
+    """Open ``names`` at 1280 and 390 px in a browser of their own: (code cells, code cells scrolling, layout
+    problems, addresses outside the book that the pages asked for). Explorers are stepped and screenshotted."""
     from playwright.sync_api import sync_playwright
 
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    pages = _chapter_pages()
-    code_cells, code_scrolling, problems = 0, [], []
+    code_cells, code_scrolling, problems, outside = 0, [], [], []
     with sync_playwright() as playwright:
         browser = _browser(playwright)
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         phone = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2)
-        outside: list[str] = []
         for ctx in (context, phone):
             ctx.route("**/*", lambda route: (outside.append(route.request.url), route.abort())
                       if not route.request.url.startswith(("file:", "data:", "about:")) else route.continue_())
-        for name in pages:
+        for name in names:
             errors: list[str] = []
-            page = _open(context, built_book / f"{name}.html", errors)
+            page = _open(context, html / f"{name}.html", errors)
             layout = page.evaluate(LAYOUT_JS)
             code_cells += layout["inputs_total"]
             code_scrolling += [f"{name}: {line}" for line in layout["inputs"]]
@@ -188,16 +187,29 @@ def test_pages_fit_the_column_and_explorers_render_and_react_offline(built_book)
                 root.screenshot(path=str(SHOTS / f"{Path(name).name}-explorer-{i}.png"))
             page.evaluate("window.scrollTo(0, 0)")
             page.screenshot(path=str(SHOTS / f"{Path(name).name}.png"), full_page=False)
-            if name == pages[0]:  # the page's contents left the margin for a drawer: its button must open it
+            if name == _chapter_pages()[0]:  # the page's contents left the margin for a drawer: its button opens it
                 page.locator(".bd-header-article .secondary-toggle").click()
                 assert page.locator("#pst-secondary-sidebar-modal").evaluate("d => d.open"), \
                     "the article header's contents button did not open the contents drawer"
             page.close()
-            small = _open(phone, built_book / f"{name}.html", errors)
+            small = _open(phone, html / f"{name}.html", errors)
             small.screenshot(path=str(SHOTS / f"{Path(name).name}-390.png"), full_page=False)
             small.close()
             assert not errors, f"{name}: errors in the console: {errors}"
         browser.close()
+    return code_cells, code_scrolling, problems, outside
+
+
+def test_pages_fit_the_column_and_explorers_render_and_react_offline(built_book):
+    # Two browsers, each with half the pages, one per core (Playwright's sync API wants one instance per thread).
+    from concurrent.futures import ThreadPoolExecutor
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    pages = _chapter_pages()
+    with ThreadPoolExecutor(2) as pool:
+        halves = list(pool.map(lambda names: _check_pages(built_book, names), (pages[0::2], pages[1::2])))
+    code_cells = sum(half[0] for half in halves)
+    code_scrolling, problems, outside = ([line for half in halves for line in half[k]] for k in (1, 2, 3))
     assert not outside, f"pages tried to load from outside the book: {sorted(set(outside))[:5]}"
     assert not problems, "runs past the text column at 1280 px:\n" + "\n".join(problems)
     assert len(code_scrolling) <= CODE_OVERFLOW_ALLOWED * code_cells, (
