@@ -16,15 +16,41 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
+from queue import Empty
 
 import nbformat
 import yaml
 from jupyter_cache import get_cache
 from jupyter_cache.base import CacheBundleIn
 from jupyter_cache.executors.utils import single_nb_execution
+from jupyter_client.channels import AsyncZMQSocketChannel
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "_build" / ".jupyter_cache"
+#: The longest a wait for a kernel's message sleeps before it looks at the socket again (seconds).
+POLL_SLICE = 1.0
+
+
+async def _get_msg_in_slices(self: AsyncZMQSocketChannel, timeout: float | None = None) -> dict:
+    """A kernel channel's ``get_msg``, waiting in slices of ``POLL_SLICE`` seconds.
+
+    nbclient waits for a cell's reply with one asyncio poll as long as the cell's whole timeout (300 s). pyzmq's
+    asyncio poll is woken by an edge-triggered file descriptor; when that wake-up is missed, as happens with kernels
+    running side by side (a chapter then sits idle, its reply already in the socket), the poll ends only at its
+    timeout, where pyzmq looks at the socket once more and finds the reply. Polling in short slices makes a missed
+    wake-up cost at most one slice.
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        wait = POLL_SLICE if left is None else min(POLL_SLICE, left)
+        if await self.socket.poll(int(wait * 1000)):
+            return await self._recv()
+        if left is not None and left <= wait:
+            raise Empty
+
+
+AsyncZMQSocketChannel.get_msg = _get_msg_in_slices
 
 
 def chapters() -> list[Path]:
