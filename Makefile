@@ -31,7 +31,8 @@ book: setup
 # Unit, learning, course-kit and book + browser tests, with the network off where the machine allows it. The book
 # build executes every chapter once (allow_errors is off, so a cell that raises fails it); nothing runs them twice.
 test: setup
-	tools/offline $(BIN)/python -m pytest -n $(JOBS) --dist loadfile -p no:cacheprovider --durations=15 tests
+	tools/offline $(BIN)/python -m pytest -n $(JOBS) --dist loadfile --no-loadscope-reorder -p no:cacheprovider \
+		--durations=15 tests
 
 # Package tests only (no notebooks, no book): about a minute.
 test-fast: setup
