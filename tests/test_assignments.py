@@ -31,9 +31,10 @@ from attnmem.exercises import EXERCISES  # noqa: E402
 pytestmark = pytest.mark.course
 CHAPTERS = kit.chapters_with_exercises()
 CODING = [c for c in CHAPTERS if any(e.coding for e in c.exercises)]
-# Untouched student notebooks are graded end to end for the first and last chapter only (each grading starts a kernel;
-# about ten seconds): that every chapter's stubs score nothing is checked per checker in tests/test_exercises*.py,
-# and that no solution reaches a student file by test_no_solution_text_leaks_into_any_student_file below.
+# Untouched student notebooks are graded for the first and last chapter only: that every chapter's stubs score nothing
+# is checked per checker in tests/test_exercises*.py, and that no solution reaches a student file by
+# test_no_solution_text_leaks_into_any_student_file below. `otter run` (a kernel per notebook, seconds each) grades the
+# first chapter's; the shell grader below the rest.
 STUDENT_GRADED = [CODING[0], CODING[-1]]
 OTTER_GRADED = [CODING[0]]
 
@@ -60,8 +61,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return out, course
 
 
-# Grades several submissions one after another in one process, as `otter run` grades one: otter's import costs
-# seconds, so two such processes side by side take about half the time of one `otter run` per notebook.
+# Grades several submissions one after another in one process, as `otter run` grades one (otter's import costs
+# seconds, paid once).
 GRADER = """
 import json, sys, time
 from otter.run import main as grade
