@@ -12,6 +12,7 @@ traceback and a non-zero exit status, as the build itself would.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -73,6 +74,9 @@ def main() -> int:
     args = parser.parse_args()
     if args.jobs < 1:
         parser.error(f"--jobs must be at least 1, got {args.jobs}")
+    # Each kernel would otherwise take every core for torch's threads: --jobs kernels side by side then fight over
+    # them, and a chapter's training cell can run ten times slower (past the cell timeout) on a busy machine.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     settings = yaml.safe_load((ROOT / "_config.yml").read_text())["execute"]
     if settings.get("execute_notebooks") != "cache":
         print("_config.yml does not execute into the cache (execute_notebooks is not 'cache'): nothing to do")
