@@ -3,9 +3,9 @@
 One session fixture builds the whole kit (tools/assignments.py) into a temporary folder; another grades each
 chapter's solution notebook (full marks expected), and the first and last chapters' untouched student notebooks
 (zero on the coding questions), against the tests in their autograders. The first chapter's two notebooks go through
-`otter run` end to end, a kernel per notebook (so does the half-right submission below); the others are graded by
-the same test files in one IPython shell, a fresh namespace per notebook, since a kernel and otter's start cost
-seconds per notebook and test nothing the end-to-end gradings do not.
+`otter run` end to end, a kernel per notebook; the others (and the half-right submission below) are graded by the
+same test files in one IPython shell, a fresh namespace per notebook, since a kernel and otter's start cost seconds
+per notebook and test nothing the end-to-end gradings do not.
 """
 
 from __future__ import annotations
@@ -395,9 +395,9 @@ def test_a_half_right_submission_gets_the_partial_score(built, tmp_path):
     path = tmp_path / f"{chapter.name}.ipynb"
     nbformat.write(submission, path)
     (zip_path,) = (folder / "autograder").glob(f"{chapter.name}-autograder_*.zip")
-    grader = _grade_all([(zip_path, path, tmp_path / "results")])
+    grader = _grade_all([(zip_path, path, tmp_path / "results")], SHELL_GRADER)
     stdout, stderr = grader.communicate(timeout=300)
-    assert grader.returncode == 0, f"otter failed:\n{stdout[-3000:]}\n{stderr[-3000:]}"
+    assert grader.returncode == 0, f"grading failed:\n{stdout[-3000:]}\n{stderr[-3000:]}"
     scores = _scores(tmp_path / "results")
     name = lambda e: e.label.replace("-", "_")  # noqa: E731
     assert scores[name(right)] == (EXERCISES[right.label].points, EXERCISES[right.label].points)
