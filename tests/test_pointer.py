@@ -9,6 +9,7 @@ import torch
 
 from attnmem.attention import additive_scores, masked_softmax
 from attnmem.pointer import PointerNetwork, chosen_mask, pointer_distribution, repeated_indices
+from attnmem.set_pointer import SetPointerNetwork
 from attnmem.tasks import geometry as g
 from attnmem.training import pointer as T
 
@@ -226,3 +227,97 @@ def test_explorer_draws_points_panels_and_checks_its_inputs() -> None:
         points_panel([[0, 0, 1]])
     with pytest.raises(ValueError, match="one reference output per example"):
         PointerExplorer({"m": small(closes=True)}, examples, {})
+
+
+# --- the set pointer network (self-attention encoder, a decoder without recurrence) ---------------------------------
+def small_set(closes: bool = True, relative: bool = False, mask_chosen: bool = True) -> SetPointerNetwork:
+    torch.manual_seed(0)
+    return SetPointerNetwork(d_model=16, heads=2, layers=2, d_ff=32, closes=closes, relative=relative,
+                             mask_chosen=mask_chosen).eval()
+
+
+@pytest.mark.parametrize("relative", [False, True])
+@pytest.mark.parametrize("closes", [False, True])
+def test_set_pointer_masks_and_padded_batch_equals_one_by_one(closes: bool, relative: bool) -> None:
+    batch = (g.hull_task if closes else g.tsp_task)(6, (4, 9), seed=2)
+    model = small_set(closes, relative)
+    assert len(set(batch.lengths.tolist())) > 1
+    together = model.greedy(batch.points, batch.lengths)
+    assert (repeated_indices(together.indices, together.lengths, closes) == 0).all()
+    assert torch.isfinite(together.distributions).all()
+    forced = model(batch.points, batch.lengths, batch.targets)
+    for row in range(6):
+        n = int(batch.lengths[row])
+        alone = model.greedy(batch.points[row : row + 1, :n], batch.lengths[row : row + 1])
+        steps = int(alone.lengths[0])
+        assert torch.equal(together.indices[row, :steps], alone.indices[0, :steps])
+        torch.testing.assert_close(together.distributions[row, :steps, :n], alone.distributions[0, :steps])
+        assert (together.distributions[row, :, n:] == 0).all()
+        t = int(batch.target_lengths[row])
+        one = model(batch.points[row : row + 1, :n], batch.lengths[row : row + 1], batch.targets[row : row + 1, :t])
+        torch.testing.assert_close(forced.distributions[row, :t, :n], one.distributions[0])
+    if not closes:  # a tour names every point once, and the beam keeps to the mask too
+        assert all(sorted(o) == list(range(int(n))) for o, n in zip(T.outputs(together), batch.lengths))
+        wide = model.beam(batch.points, batch.lengths, 3)
+        assert (repeated_indices(wide.indices, wide.lengths, closes) == 0).all()
+
+
+def test_set_pointer_teacher_forcing_in_one_pass_is_greedy_step_by_step() -> None:
+    batch = g.hull_task(8, (5, 12), seed=3)
+    model = small_set(relative=True)
+    decoded = model.greedy(batch.points, batch.lengths)
+    forced = model(batch.points, batch.lengths, decoded.indices)
+    live = decoded.indices >= 0
+    torch.testing.assert_close(forced.distributions[live], decoded.distributions[live])
+    assert (forced.distributions[~available_rows(forced, batch)] == 0).all()
+
+
+def available_rows(pointed, batch) -> torch.Tensor:
+    """(B, T, N) True at the real positions of every step (padding gets zero probability)."""
+    return (torch.arange(batch.points.shape[1]) < batch.lengths[:, None]).unsqueeze(1).expand_as(pointed.distributions)
+
+
+def test_set_pointer_does_not_depend_on_the_order_of_the_points() -> None:
+    batch = g.hull_task(4, 9, seed=4)
+    model = small_set(relative=True)
+    order = torch.randperm(9, generator=torch.Generator().manual_seed(0))
+    back = order.argsort()
+    decoded = model.greedy(batch.points, batch.lengths)
+    shuffled = model.greedy(batch.points[:, order], batch.lengths)
+    live = decoded.indices >= 0
+    assert torch.equal(order[shuffled.indices.clamp_min(0)][live], decoded.indices[live])
+    torch.testing.assert_close(shuffled.distributions[..., back], decoded.distributions)
+
+
+def test_set_pointer_all_but_one_masked_and_unmasked_decoding() -> None:
+    model = small_set(closes=False)
+    points, lengths = torch.rand(2, 4, 2), torch.tensor([4, 2])
+    forced = model(points, lengths, torch.tensor([[3, 2, 1, 0], [1, 0, -1, -1]]))
+    assert torch.equal(forced.distributions[0, 3], torch.tensor([1.0, 0.0, 0.0, 0.0]))
+    assert torch.equal(forced.distributions[1, 1], torch.tensor([1.0, 0.0, 0.0, 0.0]))
+    assert torch.isfinite(forced.distributions).all()  # steps past the end: every position masked, no NaN
+    unmasked = small_set(closes=False, mask_chosen=False).greedy(points, lengths)
+    assert unmasked.distributions.shape == (2, 4, 4)
+
+
+def test_set_pointer_build_and_clear_argument_errors() -> None:
+    config = {"task": "hull", "encoder": "attention", "d_model": 16, "heads": 2, "layers": 1, "d_ff": 32,
+              "attention": 24, "relative": True}
+    model = T.build(config)
+    assert isinstance(model, SetPointerNetwork) and model.pointer.v.shape == (24,) and model.closes
+    with pytest.raises(ValueError, match="'lstm' or 'attention'"):
+        T.build({**config, "encoder": "transformer"})
+    with pytest.raises(ValueError, match="multiple of heads"):
+        T.build({**config, "heads": 3})
+    points, lengths = torch.rand(2, 5, 2), torch.tensor([5, 3])
+    with pytest.raises(ValueError, match=r"\(batch, n, 2\)"):
+        model.greedy(torch.rand(5, 2), lengths)
+    with pytest.raises(ValueError, match="between 1 and 5"):
+        model.greedy(points, torch.tensor([6, 3]))
+    with pytest.raises(ValueError, match="past its example's length"):
+        model(points, lengths, torch.tensor([[0, 1, 2], [0, 1, 4]]))
+
+
+def test_cosine_schedule() -> None:
+    config = {"lr": 1e-3, "steps": 100, "schedule": "cosine"}
+    assert [round(T.learning_rate(config, s), 6) for s in (0, 50, 100)] == [1e-3, 5e-4, 0.0]

@@ -25,7 +25,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from attnmem.attention import AdditiveScore, masked_softmax
 
-__all__ = ["PointerNetwork", "Encoded", "Pointed", "pointer_distribution", "chosen_mask", "repeated_indices"]
+__all__ = ["PointerDecoding", "PointerNetwork", "Encoded", "Pointed", "pointer_distribution", "chosen_mask", "repeated_indices"]
 
 
 class Encoded(NamedTuple):
@@ -82,7 +82,7 @@ def _shape(t: object) -> str:
     return str(tuple(t.shape)) if isinstance(t, Tensor) else type(t).__name__
 
 
-def _check_inputs(model: "PointerNetwork", points: Tensor, lengths: Tensor, targets: Tensor | None = None) -> None:
+def _check_inputs(model: "PointerDecoding", points: Tensor, lengths: Tensor, targets: Tensor | None = None) -> None:
     """Clear errors for inputs that do not fit the model (kept out of the code the chapter shows)."""
     if not isinstance(points, Tensor) or points.dim() != 3 or points.shape[-1] != model.input_size:
         raise ValueError(f"points must be a (batch, n, {model.input_size}) tensor, got {_shape(points)}; a single "
@@ -105,60 +105,14 @@ def _check_inputs(model: "PointerNetwork", points: Tensor, lengths: Tensor, targ
                          "ends; one points past its example's length")
 
 
-class PointerNetwork(nn.Module):
-    """An LSTM encoder over the input points and an LSTM decoder whose additive attention is the output.
+class PointerDecoding(nn.Module):
+    """Greedy and beam decoding for any pointer model that provides ``encode``, ``step`` and the hooks ``_begin``
+    (the first step's input and state), ``_fed`` (the next step's input from a chosen index) and ``_repeat``
+    (the encoding of every example repeated k times, for the beam). ``closes`` and ``mask_chosen`` as below."""
 
-    ``input_size`` is the size of a point (2 on the plane, 1 for numbers); ``mask_chosen`` removes positions already
-    chosen; ``closes`` keeps the first choice available and ends the output when the model points at it again;
-    ``attention`` is the width of the pointer's additive score (the size of v; default ``hidden``).
-    """
-
-    def __init__(self, input_size: int = 2, hidden: int = 128, mask_chosen: bool = True, closes: bool = False,
-                 attention: int | None = None) -> None:
-        super().__init__()
-        self.input_size, self.hidden, self.mask_chosen, self.closes = input_size, hidden, mask_chosen, closes
-        self.embed = nn.Linear(input_size, hidden)
-        self.encoder = nn.LSTM(hidden, hidden, batch_first=True)
-        self.decoder = nn.LSTMCell(hidden, hidden)
-        self.first_input = nn.Parameter(torch.zeros(hidden))
-        self.pointer = AdditiveScore(hidden, hidden, attention or hidden)
-
-    def encode(self, points: Tensor, lengths: Tensor) -> Encoded:
-        """Run the encoder LSTM over each example's real points."""
-        embedded = self.embed(points)
-        packed = pack_padded_sequence(embedded, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        states, (h, c) = self.encoder(packed)
-        states, _ = pad_packed_sequence(states, batch_first=True, total_length=points.shape[1])
-        real = torch.arange(points.shape[1]) < lengths.unsqueeze(1)
-        return Encoded(states, states @ self.pointer.w_key, embedded, real, (h[0], c[0]))
-
-    def step(self, previous: Tensor, state: tuple[Tensor, Tensor], encoded: Encoded,
-             available: Tensor) -> tuple[Tensor, tuple[Tensor, Tensor]]:
-        """One decoding step: the previous choice's embedding in, the pointer distribution over positions out."""
-        h, c = self.decoder(previous, state)
-        distribution = pointer_distribution(h, encoded.keys, self.pointer.v, self.pointer.w_query, available)
-        return distribution, (h, c)
-
-    def _first(self, encoded: Encoded) -> Tensor:
-        return self.first_input.expand(encoded.states.shape[0], -1)
-
-    def _fed(self, encoded: Encoded, index: Tensor) -> Tensor:
-        """The embedding of the point chosen at the last step, one per example (B, H)."""
-        return encoded.points[torch.arange(index.shape[0]), index.clamp_min(0)]
-
-    def forward(self, points: Tensor, lengths: Tensor, targets: Tensor) -> Pointed:
-        """Teacher forcing: step i is fed the true choice of step i-1 and masks the true choices before it."""
-        _check_inputs(self, points, lengths, targets)
-        encoded = self.encode(points, lengths)
-        available = encoded.real.unsqueeze(1).expand(-1, targets.shape[1], -1)
-        if self.mask_chosen:
-            available = available & ~chosen_mask(targets, points.shape[1], self.closes)
-        state, fed, rows = encoded.final, self._first(encoded), []
-        for i in range(targets.shape[1]):
-            distribution, state = self.step(fed, state, encoded, available[:, i])
-            rows.append(distribution)
-            fed = self._fed(encoded, targets[:, i])
-        return Pointed(targets, (targets >= 0).sum(1), torch.stack(rows, 1))
+    input_size: int
+    closes: bool
+    mask_chosen: bool
 
     def _max_steps(self, lengths: Tensor) -> Tensor:
         return lengths + 1 if self.closes else lengths
@@ -174,7 +128,7 @@ class PointerNetwork(nn.Module):
         limit = self._max_steps(lengths)
         chosen = torch.zeros(batch, size, dtype=torch.bool)
         done = torch.zeros(batch, dtype=torch.bool)
-        state, fed = encoded.final, self._first(encoded)
+        fed, state = self._begin(encoded)
         indices, rows = [], []
         for i in range(int(limit.max())):
             available = encoded.real & ~chosen if mask_chosen else encoded.real
@@ -207,14 +161,13 @@ class PointerNetwork(nn.Module):
         encoded = self.encode(points, lengths)
         batch, size = encoded.real.shape
         k = beam_size
-        flat = Encoded(*(t.repeat_interleave(k, 0) for t in encoded[:4]),
-                       tuple(t.repeat_interleave(k, 0) for t in encoded.final))  # row b * k + beam
+        flat = self._repeat(encoded, k)  # row b * k + beam
         limit = self._max_steps(lengths).repeat_interleave(k)
         score = torch.full((batch, k), float("-inf"))
         score[:, 0] = 0.0
         chosen = torch.zeros(batch * k, size, dtype=torch.bool)
         done = torch.zeros(batch * k, dtype=torch.bool)
-        state, fed = flat.final, self._first(flat)
+        fed, state = self._begin(flat)
         history = torch.zeros(batch * k, 0, dtype=torch.long)
         dists = torch.zeros(batch * k, 0, size)
         for i in range(int(limit.max())):
@@ -248,3 +201,64 @@ class PointerNetwork(nn.Module):
         top = torch.arange(batch) * k  # topk sorts, so beam 0 is the best
         indices = history[top]
         return Pointed(indices, (indices >= 0).sum(1), dists[top])
+
+
+class PointerNetwork(PointerDecoding):
+    """An LSTM encoder over the input points and an LSTM decoder whose additive attention is the output.
+
+    ``input_size`` is the size of a point (2 on the plane, 1 for numbers); ``mask_chosen`` removes positions already
+    chosen; ``closes`` keeps the first choice available and ends the output when the model points at it again;
+    ``attention`` is the width of the pointer's additive score (the size of v; default ``hidden``).
+    """
+
+    def __init__(self, input_size: int = 2, hidden: int = 128, mask_chosen: bool = True, closes: bool = False,
+                 attention: int | None = None) -> None:
+        super().__init__()
+        self.input_size, self.hidden, self.mask_chosen, self.closes = input_size, hidden, mask_chosen, closes
+        self.embed = nn.Linear(input_size, hidden)
+        self.encoder = nn.LSTM(hidden, hidden, batch_first=True)
+        self.decoder = nn.LSTMCell(hidden, hidden)
+        self.first_input = nn.Parameter(torch.zeros(hidden))
+        self.pointer = AdditiveScore(hidden, hidden, attention or hidden)
+
+    def encode(self, points: Tensor, lengths: Tensor) -> Encoded:
+        """Run the encoder LSTM over each example's real points."""
+        embedded = self.embed(points)
+        packed = pack_padded_sequence(embedded, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        states, (h, c) = self.encoder(packed)
+        states, _ = pad_packed_sequence(states, batch_first=True, total_length=points.shape[1])
+        real = torch.arange(points.shape[1]) < lengths.unsqueeze(1)
+        return Encoded(states, states @ self.pointer.w_key, embedded, real, (h[0], c[0]))
+
+    def step(self, previous: Tensor, state: tuple[Tensor, Tensor], encoded: Encoded,
+             available: Tensor) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        """One decoding step: the previous choice's embedding in, the pointer distribution over positions out."""
+        h, c = self.decoder(previous, state)
+        distribution = pointer_distribution(h, encoded.keys, self.pointer.v, self.pointer.w_query, available)
+        return distribution, (h, c)
+
+    def _begin(self, encoded: Encoded) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        """The first step is fed a learned vector and starts from the encoder's final state."""
+        return self.first_input.expand(encoded.states.shape[0], -1), encoded.final
+
+    def _repeat(self, encoded: Encoded, k: int) -> Encoded:
+        return Encoded(*(t.repeat_interleave(k, 0) for t in encoded[:4]),
+                       tuple(t.repeat_interleave(k, 0) for t in encoded.final))
+
+    def _fed(self, encoded: Encoded, index: Tensor) -> Tensor:
+        """The embedding of the point chosen at the last step, one per example (B, H)."""
+        return encoded.points[torch.arange(index.shape[0]), index.clamp_min(0)]
+
+    def forward(self, points: Tensor, lengths: Tensor, targets: Tensor) -> Pointed:
+        """Teacher forcing: step i is fed the true choice of step i-1 and masks the true choices before it."""
+        _check_inputs(self, points, lengths, targets)
+        encoded = self.encode(points, lengths)
+        available = encoded.real.unsqueeze(1).expand(-1, targets.shape[1], -1)
+        if self.mask_chosen:
+            available = available & ~chosen_mask(targets, points.shape[1], self.closes)
+        (fed, state), rows = self._begin(encoded), []
+        for i in range(targets.shape[1]):
+            distribution, state = self.step(fed, state, encoded, available[:, i])
+            rows.append(distribution)
+            fed = self._fed(encoded, targets[:, i])
+        return Pointed(targets, (targets >= 0).sum(1), torch.stack(rows, 1))

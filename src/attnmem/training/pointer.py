@@ -6,6 +6,7 @@ hull's area coverage, and the tour length against the optimum or a heuristic.
 """
 from __future__ import annotations
 
+import math
 import time
 from typing import Any, Callable
 
@@ -13,8 +14,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from attnmem.pointer import PointerNetwork, Pointed, repeated_indices
+from attnmem.pointer import PointerDecoding, PointerNetwork, Pointed, repeated_indices
 from attnmem.seq2seq import Seq2Seq, greedy_batch
+from attnmem.set_pointer import SetPointerNetwork
 from attnmem.tasks import geometry
 from attnmem.tasks.geometry import SORT_VALUES, PointBatch
 from attnmem.tasks.translation import Batch, Vocab
@@ -46,7 +48,7 @@ TASKS: dict[str, tuple[Callable[..., PointBatch], bool]] = {
 }
 
 
-def pointer_loss(model: PointerNetwork, batch: PointBatch) -> tuple[Tensor, dict[str, float]]:
+def pointer_loss(model: PointerDecoding, batch: PointBatch) -> tuple[Tensor, dict[str, float]]:
     """Mean -log p(target position) over the real output steps, and the fraction of steps whose most probable
     position is the target."""
     distributions = model(batch.points, batch.lengths, batch.targets).distributions
@@ -58,16 +60,24 @@ def pointer_loss(model: PointerNetwork, batch: PointBatch) -> tuple[Tensor, dict
     return loss, {"step_accuracy": float(right.sum()) / float(real.sum())}
 
 
-def build(config: dict[str, Any]) -> PointerNetwork:
-    """A ``PointerNetwork`` for ``config["task"]`` with ``hidden`` units, ``attention`` units in the pointer's
-    additive score (default ``hidden``) and ``mask_chosen`` (default True)."""
+def build(config: dict[str, Any]) -> PointerDecoding:
+    """A pointer model for ``config["task"]``: with ``encoder`` "lstm" (the default) a ``PointerNetwork`` with
+    ``hidden`` units; with "attention" a ``SetPointerNetwork`` with ``d_model``, ``heads``, ``layers``, ``d_ff``,
+    ``glimpse`` and ``relative``. Both take ``attention`` units in the pointer's additive score and ``mask_chosen``
+    (default True)."""
     _, closes = TASKS[config["task"]]
-    return PointerNetwork(input_size=1 if config["task"] == "sorting" else 2, hidden=config["hidden"],
-                          mask_chosen=config.get("mask_chosen", True), closes=closes,
-                          attention=config.get("attention"))
+    common = {"input_size": 1 if config["task"] == "sorting" else 2, "mask_chosen": config.get("mask_chosen", True),
+              "closes": closes, "attention": config.get("attention")}
+    encoder = config.get("encoder", "lstm")
+    if encoder == "lstm":
+        return PointerNetwork(hidden=config["hidden"], **common)
+    if encoder == "attention":
+        sizes = {k: config[k] for k in ("d_model", "heads", "layers", "d_ff", "glimpse", "relative") if k in config}
+        return SetPointerNetwork(**sizes, **common)
+    raise ValueError(f"config['encoder'] must be 'lstm' or 'attention', got {encoder!r}")
 
 
-def decode(model: PointerNetwork, batch: PointBatch, beam_size: int = 1, mask_chosen: bool | None = None) -> Pointed:
+def decode(model: PointerDecoding, batch: PointBatch, beam_size: int = 1, mask_chosen: bool | None = None) -> Pointed:
     """Greedy (``beam_size`` 1) or beam decoding of a batch."""
     if beam_size == 1:
         return model.greedy(batch.points, batch.lengths, mask_chosen=mask_chosen)
@@ -90,14 +100,14 @@ def same_polygon(output: list[int], hull: list[int]) -> bool:
     return ring[start:] + ring[:start] == target
 
 
-def sorting_accuracy(model: PointerNetwork, batch: PointBatch) -> float:
+def sorting_accuracy(model: PointerDecoding, batch: PointBatch) -> float:
     """The fraction of examples sorted exactly (greedy)."""
     got = outputs(decode(model, batch))
     want = [row[: int(n)].tolist() for row, n in zip(batch.targets, batch.target_lengths)]
     return float(np.mean([g == w for g, w in zip(got, want)]))
 
 
-def hull_metrics(model: PointerNetwork, batch: PointBatch, mask_chosen: bool | None = None,
+def hull_metrics(model: PointerDecoding, batch: PointBatch, mask_chosen: bool | None = None,
                  beam_size: int = 1) -> dict[str, float]:
     """Exact accuracy (the hull's polygon), mean area coverage (non-simple polygons cover 0), the fraction of
     outputs that are not simple polygons, and the mean count of repeated positions (greedy, or the most probable
@@ -117,7 +127,7 @@ def hull_metrics(model: PointerNetwork, batch: PointBatch, mask_chosen: bool | N
             "not_simple": float(np.mean(failed)), "repeats": float(repeats.mean())}
 
 
-def tsp_metrics(model: PointerNetwork, batch: PointBatch, beam_size: int = 1,
+def tsp_metrics(model: PointerDecoding, batch: PointBatch, beam_size: int = 1,
                 mask_chosen: bool | None = None) -> dict[str, float]:
     """Mean tour length of the model's valid tours, of the targets' tours on the same examples, their ratio, and
     the fraction of outputs that are not tours (a position repeated or missing)."""
@@ -138,7 +148,7 @@ def tsp_metrics(model: PointerNetwork, batch: PointBatch, beam_size: int = 1,
             "ratio": float(np.mean(np.array(mine) / np.array(reference))), "invalid": invalid / len(got)}
 
 
-def evaluate(model: PointerNetwork, config: dict[str, Any], seed: int) -> dict[str, float]:
+def evaluate(model: PointerDecoding, config: dict[str, Any], seed: int) -> dict[str, float]:
     """The recipe's measures on fresh examples of every size in ``config["test_sizes"]``."""
     task, _ = TASKS[config["task"]]
     count = config.get("test_count", 500)
@@ -159,7 +169,11 @@ def evaluate(model: PointerNetwork, config: dict[str, Any], seed: int) -> dict[s
 
 
 def learning_rate(config: dict[str, Any], step: int) -> float:
-    """The learning rate of step ``step`` (from 0): ``config["lr"]`` halved every ``config["halve_every"]`` steps."""
+    """The learning rate of step ``step`` (from 0): ``config["lr"]`` halved every ``config["halve_every"]`` steps,
+    or, with ``config["schedule"]`` "cosine", decayed from ``lr`` to 0 over ``config["steps"]`` along half a cosine
+    (Loshchilov & Hutter 2017, without restarts)."""
+    if config.get("schedule") == "cosine":
+        return config["lr"] * 0.5 * (1 + math.cos(math.pi * step / config["steps"]))
     return config["lr"] * 0.5 ** (step // config["halve_every"])
 
 
@@ -177,7 +191,7 @@ def training_batches(config: dict[str, Any]) -> Callable[[torch.Generator], Poin
     return lambda g: task(config["batch_size"], int(sizes[torch.multinomial(weights, 1, generator=g)]), seed=g)
 
 
-def train(config: dict[str, Any], seed: int, progress: bool = True) -> tuple[PointerNetwork, dict[str, Any]]:
+def train(config: dict[str, Any], seed: int, progress: bool = True) -> tuple[PointerDecoding, dict[str, Any]]:
     """Train on ``training_batches(config)`` for ``config["steps"]`` steps with Adam at ``learning_rate(config,
     step)``. Returns the model and the facts a zoo manifest records."""
     torch.manual_seed(seed)
