@@ -75,6 +75,7 @@ RECIPES: dict[str, str] = {
     "pointer_hull": "pointer",
     "pointer_hull_unmasked": "pointer",
     "pointer_tsp": "pointer",
+    "pointer_hull_set": "pointer",
 }
 
 
