@@ -321,3 +321,13 @@ def test_set_pointer_build_and_clear_argument_errors() -> None:
 def test_cosine_schedule() -> None:
     config = {"lr": 1e-3, "steps": 100, "schedule": "cosine"}
     assert [round(T.learning_rate(config, s), 6) for s in (0, 50, 100)] == [1e-3, 5e-4, 0.0]
+
+
+def test_explorer_steps_through_a_set_pointer_network() -> None:
+    from attnmem.viz.pointer import PointerExplorer
+
+    batch = g.hull_task(2, (6, 9), seed=0)
+    examples = {f"set {b}": batch.points[b, : int(batch.lengths[b])] for b in range(2)}
+    references = {f"set {b}": batch.targets[b, : int(batch.target_lengths[b]) - 1].tolist() for b in range(2)}
+    spec = PointerExplorer({"set": small_set(relative=True)}, examples, references).view_spec()
+    assert all(p["type"] == "points" for e in spec["examples"] for f in e["frames"] for p in f["panels"])

@@ -13,7 +13,7 @@ from typing import Any, Mapping, Sequence
 import torch
 from torch import Tensor
 
-from attnmem.pointer import PointerNetwork, Pointed
+from attnmem.pointer import PointerDecoding, Pointed
 from attnmem.viz.explorer import Explorer, frame, frames_view, points_panel
 
 __all__ = ["PointerExplorer"]
@@ -36,15 +36,16 @@ def _verdict(output: list[int], reference: list[int], closes: bool) -> str:
 
 
 class PointerExplorer(Explorer):
-    """Step through the decoding of ``models`` (name -> ``PointerNetwork``, shown side by side) on ``examples``
+    """Step through the decoding of ``models`` (name -> a pointer model, shown side by side) on ``examples``
     (name -> points (n, 2)); ``references`` (name -> the true output's indices) is dashed behind."""
 
     title = "pointer network: where it points, step by step"
 
-    def __init__(self, models: Mapping[str, PointerNetwork], examples: Mapping[str, Tensor],
+    def __init__(self, models: Mapping[str, PointerDecoding], examples: Mapping[str, Tensor],
                  references: Mapping[str, Sequence[int]]) -> None:
-        if not models or not all(isinstance(m, PointerNetwork) for m in models.values()):
-            raise TypeError("models must map names to attnmem.pointer.PointerNetwork models, e.g. "
+        if not models or not all(isinstance(m, PointerDecoding) for m in models.values()):
+            raise TypeError("models must map names to pointer models (attnmem.pointer.PointerNetwork or "
+                            "attnmem.set_pointer.SetPointerNetwork), e.g. "
                             "{'with the mask': zoo.load('pointer_hull')}")
         if not examples or set(examples) != set(references):
             raise ValueError("give at least one example, and one reference output per example (the same names)")
@@ -59,7 +60,7 @@ class PointerExplorer(Explorer):
                      for m, model in self.models.items()}
 
     @staticmethod
-    def run(model: PointerNetwork, points: Tensor) -> tuple[list[int], Tensor]:
+    def run(model: PointerDecoding, points: Tensor) -> tuple[list[int], Tensor]:
         """Greedy decoding of one example: the chosen indices and the distribution of each step."""
         with torch.no_grad():
             return _steps(model.greedy(points.unsqueeze(0), torch.tensor([points.shape[0]])))
