@@ -76,6 +76,7 @@ RECIPES: dict[str, str] = {
     "pointer_hull_unmasked": "pointer",
     "pointer_tsp": "pointer",
     "pointer_hull_set": "pointer",
+    "pointer_tsp_set": "pointer",
 }
 
 
