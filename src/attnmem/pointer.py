@@ -25,7 +25,8 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from attnmem.attention import AdditiveScore, masked_softmax
 
-__all__ = ["PointerDecoding", "PointerNetwork", "Encoded", "Pointed", "pointer_distribution", "chosen_mask", "repeated_indices"]
+__all__ = ["PointerDecoding", "PointerNetwork", "Encoded", "Pointed", "pointer_distribution", "chosen_mask",
+           "repeated_indices"]
 
 
 class Encoded(NamedTuple):

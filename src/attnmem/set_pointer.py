@@ -18,8 +18,10 @@ problems!", Sec. 3):
 - **Pointer** (Vinyals et al. 2015, Eq. 3): chapter 1's additive score u_ij = v · tanh(W_1 h_j + W_2 g_i), softmax
   over the available positions: the same mask, the same ``closes`` behaviour and the same ``Pointed`` output as
   ``PointerNetwork``. With ``relative`` the score also sees where each candidate lies from the last chosen point,
-  u_ij = v · tanh(W_1 h_j + W_2 g_i + W_3 phi(x_j - x_last)), phi(r) = [r, |r|, r / |r|]: the direction to a
-  candidate is what decides the next hull vertex, and a direction is a division no sum of tanh units makes exactly.
+  u_ij = v · tanh(W_1 h_j + W_2 g_i + W_3 phi_ij), with phi_ij the offset r = x_j - x_last and its direction
+  r / |r| in the frame of the last move (``relative_features``): the next hull vertex is the point of the smallest
+  turn, and a direction is a division no sum of tanh units makes exactly. The decoding state is then the first and
+  the one-before-last choice, still no recurrence.
 """
 from __future__ import annotations
 
