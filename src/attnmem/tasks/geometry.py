@@ -102,7 +102,7 @@ def sorting_task(batch_size: int, n: int | Sequence[int], seed: int | torch.Gene
 
 
 # --- convex hull ----------------------------------------------------------------------------------------------------
-def _cross(o: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
+def _cross(o: Sequence[float], a: Sequence[float], b: Sequence[float]) -> float:
     return float((a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0]))
 
 
@@ -112,14 +112,15 @@ def convex_hull(points: np.ndarray) -> list[int]:
     points = np.asarray(points, dtype=float)
     if points.ndim != 2 or points.shape[1] != 2 or len(points) < 1:
         raise ValueError(f"points must be an (n, 2) array with n >= 1, got shape {points.shape}")
-    order = sorted(range(len(points)), key=lambda i: (points[i, 0], points[i, 1]))
+    xy = points.tolist()  # Python floats: the same double arithmetic, without NumPy's cost per scalar
+    order = sorted(range(len(xy)), key=xy.__getitem__)
     if len(order) < 3:
         return order
 
     def chain(indices: list[int]) -> list[int]:
         kept: list[int] = []
         for i in indices:
-            while len(kept) >= 2 and _cross(points[kept[-2]], points[kept[-1]], points[i]) <= 0:
+            while len(kept) >= 2 and _cross(xy[kept[-2]], xy[kept[-1]], xy[i]) <= 0:
                 kept.pop()
             kept.append(i)
         return kept
