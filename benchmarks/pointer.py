@@ -8,7 +8,9 @@
    al.'s Table 1 where it has the size;
 2. the shipped ``pointer_tsp`` model (trained on 5-10) at n = 5, 10 (against the Held–Karp optimum) and 20 (against
    nearest neighbour + 2-opt), greedy and with a beam of 5, beside the paper's Table 2;
-3. the CPU seconds of each zoo model's training (from its manifest), the milliseconds of one training step, and the
+3. the same for the set pointer network (``pointer_hull_set``, ``pointer_tsp_set``: self-attention encoder, a
+   decoder without recurrence, the relative score);
+4. the CPU seconds of each zoo model's training (from its manifest), the milliseconds of one training step, and the
    CPU seconds Held–Karp takes to label 10,000 tours of 10 points.
 CPU seconds are process time (the machine is shared, so wall time would overstate them).
 """
@@ -77,6 +79,17 @@ def main() -> None:
                      f"{beam['accuracy']:.1%} | {beam['coverage']:.2%} | {paper} | {free['accuracy']:.1%} | "
                      f"{free['coverage']:.2%} | {free['repeats']:.2f} |")
 
+    hull_set = zoo.load("pointer_hull_set")
+    lines += ["", "## Convex hull, the set pointer network (`pointer_hull_set`, trained on 5-20 points)", "",
+              "| n | accuracy | area coverage | not simple | beam 5: accuracy | coverage "
+              "| paper accuracy / coverage (trained 5-50) |", "|---|---|---|---|---|---|---|"]
+    for n in (5, 10, 15, 20, 30, 40, 50):
+        batch = geometry.hull_task(args.count, n, seed=5000 + n)
+        found, beam = T.hull_metrics(hull_set, batch), T.hull_metrics(hull_set, batch, beam_size=5)
+        paper = f"{PAPER_HULL[n][0]:.1%} / {PAPER_HULL[n][1]:.1%}" if n in PAPER_HULL else ""
+        lines.append(f"| {n} | {found['accuracy']:.1%} | {found['coverage']:.2%} | {found['not_simple']:.1%} | "
+                     f"{beam['accuracy']:.1%} | {beam['coverage']:.2%} | {paper} |")
+
     tsp = zoo.load("pointer_tsp")
     lines += ["", "## Travelling salesman (trained on 5-10 points, optimal tours as targets)", "",
               "| n | reference | reference length | greedy length | greedy / reference | beam 5 length "
@@ -89,8 +102,16 @@ def main() -> None:
         lines.append(f"| {n} | {reference} | {beam['reference']:.3f} | {greedy['length']:.3f} | {greedy['ratio']:.4f} "
                      f"| {beam['length']:.3f} | {beam['ratio']:.4f} | {PAPER_TSP[n][0]} / {PAPER_TSP[n][1]} |")
 
+    tsp_set = zoo.load("pointer_tsp_set")
+    lines += ["", "## Travelling salesman, the set pointer network (`pointer_tsp_set`, trained on 5-10 points)", "",
+              "| n | reference length | greedy / reference | beam 5 / reference |", "|---|---|---|---|"]
+    for n in (5, 10, 20):
+        batch = geometry.tsp_task(args.count, n, seed=6000 + n)
+        greedy, beam = T.tsp_metrics(tsp_set, batch), T.tsp_metrics(tsp_set, batch, beam_size=5)
+        lines.append(f"| {n} | {beam['reference']:.3f} | {greedy['ratio']:.4f} | {beam['ratio']:.4f} |")
+
     lines += ["", "## Costs", "", "| what | CPU seconds | steps | ms per training step (mean of 40, drawing the batch not counted) |", "|---|---|---|---|"]
-    for name in ("pointer_hull", "pointer_hull_unmasked", "pointer_tsp"):
+    for name in ("pointer_hull", "pointer_hull_unmasked", "pointer_tsp", "pointer_hull_set", "pointer_tsp_set"):
         record = zoo.manifest(name)
         lines.append(f"| train `{name}` | {record['cpu_seconds']:.0f} | {record['steps']} | "
                      f"{ms_per_step(zoo.recipe(name).config):.1f} |")
