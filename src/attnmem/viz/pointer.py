@@ -94,8 +94,8 @@ class PointerExplorer(Explorer):
             examples.append({"name": f"{example} (n = {self.examples[example].shape[0]})", "frames": frames})
         return frames_view(examples, title=self.title, frame_label="step", example_label="points",
                            caption="Each point's size and colour is the probability the model points at it; the "
-                                   "dark path is the output so far, the dashed one the true answer. Left: with "
-                                   "the mask of chosen points; right: without it.")
+                                   "dark path is the output so far, the dashed one the true answer; one panel per "
+                                   "model, named in its title.")
 
     def _draw(self, ax: Any, example: str, model: str, step: int) -> None:
         output, distributions = self.runs[example, model]
