@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from attnmem.attention import additive_scores, masked_softmax
-from attnmem.pointer import PointerNetwork, chosen_mask, pointer_distribution, repeated_indices
+from attnmem.pointer import (PointerDecoding, Pointed, PointerNetwork, chosen_mask, pointer_distribution,
+                             repeated_indices)
 from attnmem.set_pointer import SetPointerNetwork
 from attnmem.tasks import geometry as g
 from attnmem.training import pointer as T
@@ -74,13 +75,13 @@ def test_masked_decoding_never_repeats_and_unmasked_can(closes: bool) -> None:
         assert int(repeated_indices(unmasked.indices, unmasked.lengths, closes).sum()) > 0
 
 
-def test_padded_batch_equals_one_by_one() -> None:
-    batch = g.hull_task(6, (4, 12), seed=2)
-    model = small(closes=True)
+def assert_padded_batch_equals_one_by_one(model: PointerDecoding, batch: g.PointBatch) -> Pointed:
+    """Greedy decoding and teacher forcing of a padded batch of different sizes give each example what it gets
+    alone, and nothing on the padding; returns the batch's greedy decoding."""
     assert len(set(batch.lengths.tolist())) > 1
     together = model.greedy(batch.points, batch.lengths)
     forced = model(batch.points, batch.lengths, batch.targets)
-    for row in range(6):
+    for row in range(len(batch.lengths)):
         n = int(batch.lengths[row])
         alone = model.greedy(batch.points[row : row + 1, :n], batch.lengths[row : row + 1])
         steps = int(alone.lengths[0])
@@ -91,6 +92,11 @@ def test_padded_batch_equals_one_by_one() -> None:
         t = int(batch.target_lengths[row])
         one = model(batch.points[row : row + 1, :n], batch.lengths[row : row + 1], batch.targets[row : row + 1, :t])
         torch.testing.assert_close(forced.distributions[row, :t, :n], one.distributions[0])
+    return together
+
+
+def test_padded_batch_equals_one_by_one() -> None:
+    assert_padded_batch_equals_one_by_one(small(closes=True), g.hull_task(6, (4, 12), seed=2))
 
 
 def test_beam_of_one_is_greedy_and_a_wider_beam_is_at_least_as_probable() -> None:
@@ -241,21 +247,9 @@ def small_set(closes: bool = True, relative: bool = False, mask_chosen: bool = T
 def test_set_pointer_masks_and_padded_batch_equals_one_by_one(closes: bool, relative: bool) -> None:
     batch = (g.hull_task if closes else g.tsp_task)(6, (4, 9), seed=2)
     model = small_set(closes, relative)
-    assert len(set(batch.lengths.tolist())) > 1
-    together = model.greedy(batch.points, batch.lengths)
+    together = assert_padded_batch_equals_one_by_one(model, batch)
     assert (repeated_indices(together.indices, together.lengths, closes) == 0).all()
     assert torch.isfinite(together.distributions).all()
-    forced = model(batch.points, batch.lengths, batch.targets)
-    for row in range(6):
-        n = int(batch.lengths[row])
-        alone = model.greedy(batch.points[row : row + 1, :n], batch.lengths[row : row + 1])
-        steps = int(alone.lengths[0])
-        assert torch.equal(together.indices[row, :steps], alone.indices[0, :steps])
-        torch.testing.assert_close(together.distributions[row, :steps, :n], alone.distributions[0, :steps])
-        assert (together.distributions[row, :, n:] == 0).all()
-        t = int(batch.target_lengths[row])
-        one = model(batch.points[row : row + 1, :n], batch.lengths[row : row + 1], batch.targets[row : row + 1, :t])
-        torch.testing.assert_close(forced.distributions[row, :t, :n], one.distributions[0])
     if not closes:  # a tour names every point once, and the beam keeps to the mask too
         assert all(sorted(o) == list(range(int(n))) for o, n in zip(T.outputs(together), batch.lengths))
         wide = model.beam(batch.points, batch.lengths, 3)
