@@ -33,6 +33,7 @@ __all__ = [
     "SINGLE_COLUMN_KINDS",
     "KIND_GROUPS",
     "TEMPLATES",
+    "random_table",
     "TABLE_VOCAB",
     "ARITH_OPS",
     "ARITH_VOCAB",
@@ -190,9 +191,11 @@ class TableBatch(NamedTuple):
     kind: Tensor  # (B,) long index into KINDS (-1 for a reader's free question)
 
 
-def _distinct_values(n_rows: int, n_cols: int, max_value: int, gen: torch.Generator) -> Tensor:
-    """A table whose columns hold distinct integers in [0, max_value) (so a maximum is unique)."""
-    return torch.stack([torch.randperm(max_value, generator=gen)[:n_rows] for _ in range(n_cols)], dim=1).float()
+def random_table(n_rows: int, n_cols: int, max_value: int = 50, generator: torch.Generator | None = None) -> Tensor:
+    """A table whose columns hold distinct integers in [0, max_value) (so a maximum is unique), as floats."""
+    if n_rows > max_value:
+        raise ValueError(f"a column of {n_rows} distinct values needs max_value >= {n_rows}, got {max_value}")
+    return torch.stack([torch.randperm(max_value, generator=generator)[:n_rows] for _ in range(n_cols)], 1).float()
 
 
 def _make_question(kind: str, table: Tensor, columns: tuple[str, ...], gen: torch.Generator,
@@ -269,7 +272,7 @@ def sample_questions(n: int, seed: int | torch.Generator, *, kinds: Sequence[str
     for _ in range(n):
         kind = kinds[int(torch.randint(0, len(kinds), (1,), generator=gen))]
         names = tuple(COLUMN_NAMES[i] for i in torch.randperm(len(COLUMN_NAMES), generator=gen)[:n_cols].tolist())
-        table = _distinct_values(n_rows, n_cols, max_value, gen)
+        table = random_table(n_rows, n_cols, max_value, gen)
         questions.append(_make_question(kind, table, names, gen, max_value))
     return questions
 
