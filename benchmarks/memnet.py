@@ -191,7 +191,8 @@ def load_public_network(path: str | Path) -> tuple[MemN2N, babi.Vocabulary, dict
     if vocab.words != manifest["vocabulary"]:
         raise CheckpointError(f"the vocabulary in {Path(path).with_suffix('.json')} is not in the order "
                               f"Vocabulary keeps; rebuild it with: {manifest.get('command')}")
-    model = TrainConfig(**manifest["config"]).model(len(vocab))
+    # a manifest without position_scale was written before MemN2N had one: its network used the paper's l_kj
+    model = TrainConfig(**{"position_scale": 1.0, **manifest["config"]}).model(len(vocab))
     load_checkpoint(path, model)
     return model.eval(), vocab, manifest
 

@@ -3,6 +3,7 @@
     python benchmarks/memnet_task16_scratch.py diagnose               # the zoo network's attention on task 16
     python benchmarks/memnet_task16_scratch.py train baseline [--seed 0] [--out runs.jsonl]
     python benchmarks/memnet_task16_scratch.py train pe_code --task 2  # a variant on another task
+    python benchmarks/memnet_task16_scratch.py zoo --seed 1 --tasks 3,6,8 --scale 1  # the zoo's training, per task
 
 Data as in the zoo (seed 0): 1,000 generated questions of the task (stream 0), the last 10% held out to end
 linear start, test on 1,000 fresh questions (stream 1). Every variant changes one detail of the zoo's first
@@ -33,7 +34,8 @@ from attnmem import zoo
 from attnmem._util import one_thread, seed_everything
 from attnmem.memnet import MemN2N
 from attnmem.tasks.babi import BabiBatch, Sample, Vocabulary, generate, samples, vectorize
-from attnmem.training.memnet import OPTIMIZERS, Restarts, TrainConfig, _crop, _scores, add_empty_memories
+from attnmem.training.memnet import (OPTIMIZERS, Restarts, TrainConfig, _crop, _scores, add_empty_memories, babi_data,
+                                     evaluate_error, train_babi)
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,8 @@ class Variant:
     pe: str = "paper"  # position weights: a key of POSITION_WEIGHTS
 
 
-BASE = {"retry_above": 1.0}  # the paper's single round
+# the paper's single round, and its printed l_kj: the variants below scale or replace the weights themselves
+BASE = {"retry_above": 1.0, "position_scale": 1.0}
 VARIANTS: dict[str, Variant] = {
     "baseline": Variant(),
     "restarts10": Variant({"restarts": 10}),
@@ -273,15 +276,40 @@ def run_variant(name: str, seed: int, task: int) -> dict[str, Any]:
     return result
 
 
+def run_zoo_task(task: int, seed: int, scale: float) -> dict[str, Any]:
+    """One task trained exactly as the zoo's ``train_per_task`` trains it at ``seed`` (both rounds), with position
+    weights ``scale`` l_kj; tested on 1,000 fresh questions of the stream the zoo's manifest uses for its seed."""
+    vocab = Vocabulary.generator()
+    config = TrainConfig(position_scale=scale)
+    data = {task: samples(generate(task, 1000, 2 * seed))}  # the zoo's training stream for this seed
+    model, facts = train_babi(data, vocab, config, seed, progress=False)
+    test_stream = 2 * (seed + 1) + 1  # the zoo evaluates its seed-s model with evaluation seed s + 1
+    facts = facts[f"qa{task}"]
+    return {"command": "zoo", "task": task, "seed": seed, "position_scale": scale, "test_stream": test_stream,
+            "test_error": evaluate_error(model.network(task), babi_data(task, 1000, test_stream, vocab)),
+            "train_error": facts["train_errors"][facts["chosen_restart"]], **facts}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("command", choices=["diagnose", "train"])
+    parser.add_argument("command", choices=["diagnose", "train", "zoo"])
     parser.add_argument("variant", nargs="?", default="baseline", choices=sorted(VARIANTS))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--task", type=int, default=16)
+    parser.add_argument("--tasks", default="16", help="zoo: task numbers, comma-separated, trained one by one")
+    parser.add_argument("--scale", type=float, default=2.0, help="zoo: the position weights' scale (1: the paper)")
     parser.add_argument("--out", default="/tmp/task16/runs.jsonl", help="JSON lines, one per run (appended)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
+    if args.command == "zoo":  # one line per task as it finishes, so a cut-short run keeps what it measured
+        for task in (int(t) for t in args.tasks.split(",")):
+            result = run_zoo_task(task, args.seed, args.scale)
+            print(json.dumps({k: result[k] for k in ("task", "seed", "position_scale", "test_error", "train_error",
+                                                     "cpu_seconds")}), flush=True)
+            Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+            with open(args.out, "a") as f:
+                f.write(json.dumps(result) + "\n")
+        return
     if args.command == "diagnose":
         vocab = Vocabulary.generator()
         network = zoo.load("memn2n_babi_1k").network(16)

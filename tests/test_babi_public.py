@@ -59,6 +59,11 @@ def test_chosen_tasks_train_with_a_bar_each_and_everything_is_saved(bench, tmp_p
     assert bench.evaluate_error(model, test) == pytest.approx(first["test_error"])
     assert manifest["valid_errors"] == first["valid_errors"] and "--tasks 8,1" in manifest["command"]
     assert "| qa8_lists-sets |" in (tmp_path / "run" / "table.md").read_text()
+    assert model.position_scale == manifest["config"]["position_scale"] == 2.0
+    older = json.loads((tmp_path / "run" / "qa1.json").read_text())
+    del older["config"]["position_scale"]  # saved before MemN2N had one: trained with the paper's l_kj
+    (tmp_path / "run" / "qa1.json").write_text(json.dumps(older))
+    assert bench.load_public_network(tmp_path / "run" / "qa1.pt")[0].position_scale == 1.0
 
 
 def test_the_same_seed_gives_the_same_networks(bench, tmp_path):

@@ -6,6 +6,8 @@ value.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -224,8 +226,14 @@ def step_inputs(inputs: object, input_size: int) -> None:
 # ---- memory networks (chapter 5) ----------------------------------------------------------------------------
 
 
-def memnet_config(vocab_size: int, dim: int, hops: int, memory_size: int, encoding: str, tying: str) -> None:
-    """A memory network's sizes are positive, its encoding and tying are ones the paper names, and it fits."""
+def memnet_config(vocab_size: int, dim: int, hops: int, memory_size: int, encoding: str, tying: str,
+                  position_scale: float = 2.0) -> None:
+    """A memory network's sizes are positive, its encoding and tying are ones the paper names, its position
+    weights have a finite positive scale, and it fits."""
+    if isinstance(position_scale, bool) or not isinstance(position_scale, (int, float)) \
+            or not math.isfinite(position_scale) or position_scale <= 0:
+        raise ValueError(f"position_scale multiplies the position weights l_kj; it must be a finite positive number "
+                         f"(1: the paper's printed weights, 2: the authors' released code), got {position_scale!r}")
     if encoding not in ("bow", "position"):
         raise ValueError(f"encoding must be one of ('bow', 'position'), got {encoding!r}")
     if tying not in ("adjacent", "layerwise"):

@@ -71,6 +71,7 @@ class TrainConfig:
     temporal: bool = True
     tying: str = "adjacent"
     empty_memory: bool = True
+    position_scale: float = 2.0  # the released code's position weights, about 2 l_kj (``MemN2N``)
     linear_start: bool = True
     linear_patience: int = 15
     noise: float = 0.1
@@ -107,7 +108,7 @@ class TrainConfig:
 
     def model(self, vocab_size: int, memory_size: int = 50) -> MemN2N:
         return MemN2N(vocab_size, self.dim, self.hops, memory_size, self.encoding, self.temporal, self.tying,
-                      self.empty_memory)
+                      self.empty_memory, self.position_scale)
 
 
 def _crop(batch: BabiBatch) -> BabiBatch:
