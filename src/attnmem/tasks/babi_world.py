@@ -342,8 +342,9 @@ def _holdings_story(rng: random.Random, ask: Callable[[_Story, "_Holdings", str]
     acted: set[str] = set()
     told, due = 0, 2
     while story.questions < 5:
-        acted.add(world.event())
-        acted.discard("")
+        actor = world.event()
+        if actor:
+            acted.add(actor)
         told += 1
         people = [person for person in sorted(acted) if askable(world, person)]
         if told >= due and people:
