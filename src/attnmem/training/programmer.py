@@ -8,7 +8,7 @@ The evaluations run the *discrete* program of the most probable choices, as the 
 from __future__ import annotations
 
 import time
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -42,6 +42,7 @@ __all__ = [
     "table_loss",
     "ProgramBatch",
     "program_pool",
+    "program_batches",
     "program_loss",
     "evaluate_tables",
     "build_tables",
@@ -98,6 +99,15 @@ def program_pool(size: int, seed: int, config: dict[str, Any]) -> tuple[list[Que
         raise ValueError(f"no program of {config['steps']} steps answers {len(unanswerable)} of the questions, "
                          f"e.g. {unanswerable[0]!r}: give the model more steps")
     return questions, graphs
+
+
+def program_batches(questions: list[Question], graphs: list[ProgramGraph],
+                    batch_size: int) -> Callable[[torch.Generator], ProgramBatch]:
+    """For ``fit``: batches of ``batch_size`` questions drawn at random from a pool, with their graphs."""
+    def draw(generator: torch.Generator) -> ProgramBatch:
+        chosen = torch.randint(len(questions), (batch_size,), generator=generator).tolist()
+        return ProgramBatch(collate([questions[i] for i in chosen]), [graphs[i] for i in chosen])
+    return draw
 
 
 def program_loss(model: nn.Module, batch: ProgramBatch) -> tuple[Tensor, dict[str, float]]:
@@ -199,11 +209,7 @@ def train_tables(config: dict[str, Any], seed: int, progress: bool = True) -> tu
         start = time.process_time()
         questions, graphs = program_pool(config["pool"], seed, config)
         search_seconds = time.process_time() - start
-
-        def batches(generator: torch.Generator) -> ProgramBatch:
-            chosen = torch.randint(len(questions), (config["batch_size"],), generator=generator).tolist()
-            return ProgramBatch(collate([questions[i] for i in chosen]), [graphs[i] for i in chosen])
-        loss_fn = program_loss
+        batches, loss_fn = program_batches(questions, graphs, config["batch_size"]), program_loss
     else:
         raise ValueError(f"objective must be 'soft_answer' or 'consistent_programs', got {objective!r}")
     start = time.process_time()
