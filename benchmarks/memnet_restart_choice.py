@@ -12,8 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import replace
-
 import torch
 
 from attnmem import zoo
@@ -29,15 +27,11 @@ RULES = {
 
 
 def restarts_of(task: int, config: M.TrainConfig, vocab: Vocabulary) -> list[dict[str, float | str]]:
-    """Both rounds of ``train_memnet`` on one task, every restart kept and tested."""
+    """The rounds of ``train_memnet`` on one task, every restart kept and tested."""
     data = samples(generate(task, 1000, 0))
     train, valid = (vectorize(part, vocab) for part in M._split(data, config.validation, task))
     test = M.babi_data(task, 1000, 3, vocab)  # the zoo's evaluation stream: 2 * evaluation seed 1 + 1
-    rounds = [(config, *M._train_round(train, valid, len(vocab), config, 0, False, f"qa{task}"))]
-    if float(rounds[0][2]["train_errors"].min()) > config.retry_above:
-        retry = replace(config, optimizer=config.retry_optimizer, lr=config.retry_lr, linear_start=False,
-                        epochs=config.retry_epochs)
-        rounds.append((retry, *M._train_round(train, valid, len(vocab), retry, 1, False, f"qa{task} retry")))
+    rounds = M.training_rounds(train, valid, len(vocab), config, seed=0)
     return [{"optimizer": c.optimizer, "train": float(scores["train_errors"][i]),
              "train_loss": float(scores["train_loss"][i]), "valid": float(scores["valid_errors"][i]),
              "test": M.evaluate_error(restarts.network(i), test)}

@@ -28,7 +28,7 @@ from attnmem.tasks import check_positive
 from attnmem.tasks.babi import TASKS, BabiBatch, Sample, Vocabulary, generate, samples, task_number, vectorize
 
 __all__ = [
-    "add_empty_memories", "TrainConfig", "Restarts", "train_memnet", "evaluate_error", "babi_data", "train_babi",
+    "add_empty_memories", "TrainConfig", "Restarts", "training_rounds", "train_memnet", "evaluate_error", "babi_data", "train_babi",
     "PerTaskMemN2N", "build_per_task", "train_per_task", "evaluate_per_task",
 ]
 
@@ -234,6 +234,17 @@ def _train_round(train: BabiBatch, valid: BabiBatch, vocab_size: int, config: Tr
                       "linear_start_epochs": linear_epochs}
 
 
+def training_rounds(train: BabiBatch, valid: BabiBatch, vocab_size: int, config: TrainConfig, seed: int = 0,
+                    progress: bool = False, label: str = "memory network") -> list[tuple[TrainConfig, Restarts, dict]]:
+    """The rounds of ``train_memnet`` before it keeps one copy: (the round's config, its copies, their scores)."""
+    rounds = [(config, *_train_round(train, valid, vocab_size, config, seed, progress, label))]
+    if float(rounds[0][2]["train_errors"].min()) > config.retry_above:
+        retry = replace(config, optimizer=config.retry_optimizer, lr=config.retry_lr, linear_start=False,
+                        epochs=config.retry_epochs)
+        rounds.append((retry, *_train_round(train, valid, vocab_size, retry, seed + 1, progress, f"{label}, retry")))
+    return rounds
+
+
 def train_memnet(train: BabiBatch, valid: BabiBatch, vocab_size: int, config: TrainConfig = TrainConfig(),
                  seed: int = 0, progress: bool = False,
                  label: str = "memory network") -> tuple[MemN2N, dict[str, Any]]:
@@ -264,12 +275,7 @@ def train_memnet(train: BabiBatch, valid: BabiBatch, vocab_size: int, config: Tr
         raise ValueError(f"train_memnet needs training and validation questions; got {train.size} and {valid.size}")
     start_time, start_cpu = time.perf_counter(), time.process_time()
     with one_thread():
-        rounds = [(config, *_train_round(train, valid, vocab_size, config, seed, progress, label))]
-        if float(rounds[0][2]["train_errors"].min()) > config.retry_above:
-            retry = replace(config, optimizer=config.retry_optimizer, lr=config.retry_lr, linear_start=False,
-                            epochs=config.retry_epochs)
-            rounds.append((retry, *_train_round(train, valid, vocab_size, retry, seed + 1, progress,
-                                                f"{label}, retry")))
+        rounds = training_rounds(train, valid, vocab_size, config, seed, progress, label)
     scores = {key: torch.cat([round_scores[key] for _, _, round_scores in rounds]).tolist()
               for key in rounds[0][2]}
     chosen = min(range(len(scores["train_errors"])), key=lambda i: (scores["train_errors"][i], scores["train_loss"][i]))
