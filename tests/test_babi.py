@@ -442,3 +442,43 @@ def test_deduction_names_may_share_a_kind_as_in_the_public_stories():
         assert len(kinds) == 4 and sum("afraid" in line.text for line in story if not line.is_question) == 4
         shared += len(set(kinds)) < 4
     assert shared > 20
+
+
+def test_compound_coreference_tells_five_rounds_of_a_pair_and_a_question():
+    # CompoundCoreference.lua: a pair's move, "Then they ..." and a question, five times; as in the examples quoted
+    # from the v1.2 files, a question may ask about someone placed in an earlier round.
+    earlier = 0
+    stories = babi.generate(13, 1000, seed=7)
+    for story in stories:
+        assert [line.is_question for line in story] == [False, False, True] * 5
+        for at in range(0, 15, 3):
+            pair = re.match(r"(\w+) and (\w+) ", story[at].text).groups()
+            assert re.match(r"(Then|After that|Following that|Afterwards) they ", story[at + 1].text)
+            asked = re.match(r"Where is (\w+)\?", story[at + 2].text).group(1)
+            earlier += asked not in pair
+    assert 0.2 < earlier / 1000 < 0.6
+
+
+def test_time_reasoning_is_told_as_the_release_tells_it():
+    # Time.lua: four moves, then a question after every two more, five questions; nobody goes twice at one time of
+    # day or to one place twice, so "before the <place>" names one move.
+    when = r"(yesterday|this morning|this afternoon|this evening)"
+    for story in babi.generate(14, 1000, seed=9):
+        assert [line.is_question for line in story] == [False] * 4 + [True, False, False] * 4 + [True]
+        moves: dict[str, list[tuple[str, str]]] = {}
+        for line in story:
+            if not line.is_question:
+                text = line.text.lower()
+                time = re.search(when, text).group(1)
+                who = re.search(r"\b(fred|jeff|bill|julie)\b", text).group(1)
+                place = re.search(r"the (\w+)", text).group(1)
+                moves.setdefault(who, []).append((time, place))
+        for person in moves.values():
+            assert len({time for time, _ in person}) == len({place for _, place in person}) == len(person)
+
+
+def test_path_finding_places_six_rooms_in_five_statements():
+    for story in babi.generate(19, 300, seed=10):
+        statements = [line.text for line in story[:-1]]
+        rooms = {room for text in statements for room in re.findall(r"(?i)the (\w+)", text)}
+        assert len(story) == 6 and story[-1].is_question and len(rooms) == 6

@@ -521,47 +521,62 @@ def conjunction(rng: random.Random) -> list[Line]:
 
 
 def compound_coreference(rng: random.Random) -> list[Line]:
-    """Task 13: "Mary and John went to the garden. Then they moved to the office." -> "Where is John?"."""
+    """Task 13: "Mary and John went to the garden. Then they moved to the office." -> "Where is John?".
+
+    As the release's generator tells it (``CompoundCoreference.lua``): five rounds of one pair's two moves and a
+    question. The question may ask about anyone the story has placed, not only the pair just told, as in the
+    examples quoted from the v1.2 files (*Daniel and Sandra ... Sandra and John ... Where is Daniel?*).
+    """
     story = _Story()
     known: dict[str, tuple[str, tuple[int, ...]]] = {}
     for _ in range(5):
-        for _ in range(2 if rng.random() < 0.5 else 1):
-            a, b = rng.sample(PEOPLE, 2)
-            room = rng.choice(ROOMS)
-            first = story.say(f"{a} and {b} {rng.choice(MOVES)} the {room}.")
-            known[a] = known[b] = (room, (first,))
-            room = rng.choice([r for r in ROOMS if r != room])
-            then = story.say(f"{rng.choice(THEN)} they {rng.choice(MOVES)} the {room}.")
-            known[a] = known[b] = (room, (first, then))
+        a, b = rng.sample(PEOPLE, 2)
+        room = rng.choice(ROOMS)
+        first = story.say(f"{a} and {b} {rng.choice(MOVES)} the {room}.")
+        room = rng.choice([r for r in ROOMS if r != room])
+        then = story.say(f"{rng.choice(THEN)} they {rng.choice(MOVES)} the {room}.")
+        known[a] = known[b] = (room, (first, then))
         asked = rng.choice(sorted(known))
         story.ask(f"Where is {asked}?", known[asked][0], known[asked][1])
     return story.lines
 
 
 def time_reasoning(rng: random.Random) -> list[Line]:
-    """Task 14: "Yesterday Julie went to the park. This morning Julie went to the school." -> before the school?"""
+    """Task 14: "Yesterday Julie went to the park. This morning Julie went to the school." -> before the school?
+
+    As the release's generator tells it (``Time.lua``): four moves, then a question after every two more, five in
+    all. Each move is one of four people going, at one of four times of day, to a place they have not been; two of
+    the first four moves are one person's, so the first question has something to ask. A question asks where someone
+    was at the time of day before one of their moves.
+    """
     story = _Story()
-    days: dict[str, list[tuple[int, str]]] = {}  # person -> [(time index, place)]
-    events = []
-    for person in rng.sample(OTHERS, 2):
-        times = sorted(rng.sample(range(4), rng.randint(2, 4)))
-        places = rng.sample(PLACES, len(times))
-        days[person] = list(zip(times, places))
-        events += [(person, t, p) for t, p in days[person]]
-    rng.shuffle(events)
-    line_of: dict[tuple[str, int], int] = {}
-    for person, time, place in events:
-        when, verb = TIMES[time], rng.choice(MOVES)
-        if rng.random() < 0.5:
-            text = f"{when.capitalize()} {person} {verb} the {place}."
+    days: dict[str, dict[int, tuple[str, int]]] = {person: {} for person in OTHERS}  # person -> {time: (place, slot)}
+    person = rng.choice(OTHERS)
+    first_slots = sorted(rng.sample(range(4), 2))
+    for slot, time, place in zip(first_slots, rng.sample(range(4), 2), rng.sample(PLACES, 2)):
+        days[person][time] = (place, slot)
+    line_of: dict[int, int] = {}  # slot -> line id
+    for slot in range(17):
+        if slot >= 4 and (slot - 4) % 3 == 0:
+            asked = rng.choice([p for p in OTHERS if len(days[p]) > 1])
+            visits = [days[asked][time] for time in sorted(days[asked])]
+            k = rng.randrange(1, len(visits))
+            (before, earlier), (after, later) = visits[k - 1], visits[k]
+            story.ask(f"Where was {asked} before the {after}?", before, [line_of[earlier], line_of[later]])
+            continue
+        told = [(p, t) for p, visits in days.items() for t, (_, at) in visits.items() if at == slot]
+        if told:
+            (who, time), = told
         else:
-            text = f"{person} {verb} the {place} {when}."
-        line_of[(person, time)] = story.say(text)
-    for person in rng.sample(sorted(days), len(days)) * 2:
-        visits = days[person]
-        k = rng.randrange(1, len(visits))
-        (t0, before), (t1, after) = visits[k - 1], visits[k]
-        story.ask(f"Where was {person} before the {after}?", before, [line_of[(person, t0)], line_of[(person, t1)]])
+            while True:
+                who, time, place = rng.choice(OTHERS), rng.randrange(4), rng.choice(PLACES)
+                if time not in days[who] and all(place != seen for seen, _ in days[who].values()):
+                    break
+            days[who][time] = (place, slot)
+        place, when, verb = days[who][time][0], TIMES[time], rng.choice(MOVES)
+        text = f"{when.capitalize()} {who} {verb} the {place}." if rng.random() < 0.5 else \
+            f"{who} {verb} the {place} {when}."
+        line_of[slot] = story.say(text)
     return story.lines
 
 
@@ -689,9 +704,13 @@ def size_reasoning(rng: random.Random) -> list[Line]:
 
 
 def path_finding(rng: random.Random) -> list[Line]:
-    """Task 19: five rooms on a grid -> "How do you go from the garden to the office?" (e.g. "n,e")."""
+    """Task 19: six rooms on a grid -> "How do you go from the garden to the office?" (e.g. "n,e").
+
+    As in the examples quoted from the v1.2 files, five statements place all six rooms, each next to one placed
+    before it, so exactly one route of two steps joins the rooms asked about.
+    """
     story = _Story()
-    rooms = rng.sample(ROOMS, 5)
+    rooms = rng.sample(ROOMS, 6)
     cell = {rooms[0]: (0, 0)}
     edges: list[tuple[str, str, str]] = []  # (room, direction from other to room, other)
     for room in rooms[1:]:
