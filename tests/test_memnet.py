@@ -13,7 +13,7 @@ from attnmem.memnet import MemN2N, position_encoding
 from attnmem.tasks import babi
 from attnmem.tasks.babi import BabiBatch, Vocabulary
 from attnmem.training.memnet import (PerTaskMemN2N, Restarts, TrainConfig, add_empty_memories, babi_data,
-                                     evaluate_error, train_babi, train_memnet)
+                                     evaluate_error, train_babi, train_memnet, training_rounds)
 
 VOCAB = Vocabulary.generator()
 
@@ -251,6 +251,17 @@ def test_training_is_deterministic_under_a_seed():
     for a, b in zip(first.parameters(), again.parameters()):
         assert torch.equal(a, b)
     assert F.cross_entropy(first.run(batch).logits, batch.answer).isfinite()
+
+
+def test_a_copy_trains_the_same_in_a_round_of_any_size():
+    # The copies share the batches and the noise, so the first 5 of 10 restarts are the 5 a 5-restart round trains
+    # (benchmarks/memnet_restart_choice.py compares the best of 5 with the best of 10 on that basis).
+    batch = _batch(1, 64)
+    small = training_rounds(batch, batch, len(VOCAB), TrainConfig(dim=8, epochs=3, restarts=2, retry_above=1), 4)
+    large = training_rounds(batch, batch, len(VOCAB), TrainConfig(dim=8, epochs=3, restarts=3, retry_above=1), 4)
+    for i in range(2):
+        for a, b in zip(small[0][1].network(i).parameters(), large[0][1].network(i).parameters()):
+            torch.testing.assert_close(a, b)
 
 
 def test_tasks_trained_in_worker_processes_get_the_same_networks():
