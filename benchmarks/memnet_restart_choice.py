@@ -1,6 +1,6 @@
 """Every restart's test error on the bAbI tasks, trained as the zoo's memn2n_babi_1k recipe trains them, and the
 mean test error and failed tasks that each rule for choosing a restart would give, from the first 5 restarts (the
-recipe's number before 4 December) and from all of them (lab notes: benchmarks/results/memnet_history.md, "which
+recipe's number) and from all of them (the paper's 10) (lab notes: benchmarks/results/memnet_history.md, "which
 restart to keep").
 
     python benchmarks/memnet_restart_choice.py restarts.jsonl [--restarts 10] [--seed 0] [--tasks 1,2,3]

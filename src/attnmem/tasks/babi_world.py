@@ -524,8 +524,9 @@ def compound_coreference(rng: random.Random) -> list[Line]:
     """Task 13: "Mary and John went to the garden. Then they moved to the office." -> "Where is John?".
 
     As the release's generator tells it (``CompoundCoreference.lua``): five rounds of one pair's two moves and a
-    question. The question may ask about anyone the story has placed, not only the pair just told, as in the
-    examples quoted from the v1.2 files (*Daniel and Sandra ... Sandra and John ... Where is Daniel?*).
+    question. The question may ask about anyone the story has placed, not only the pair just told, as in the task's
+    example in Weston et al. (2015, Table 1: *Daniel and Sandra ... Sandra and John ... Where is Daniel?*) and in
+    stories quoted from the v1.2 files.
     """
     story = _Story()
     known: dict[str, tuple[str, tuple[int, ...]]] = {}
