@@ -40,8 +40,7 @@ def restarts_of(task: int, config: M.TrainConfig, vocab: Vocabulary, seed: int) 
     first, scores = M._train_round(train, valid, len(vocab), config, seed, False, f"qa{task}")
     rounds = [(config, first, scores)]
     if float(scores["train_errors"][:5].min()) > config.retry_above:
-        retry = replace(config, optimizer=config.retry_optimizer, lr=config.retry_lr, linear_start=False,
-                        epochs=config.retry_epochs)
+        retry = config.retry()
         rounds.append((retry, *M._train_round(train, valid, len(vocab), retry, seed + 1, False, f"qa{task} retry")))
     return [{"round": r, "copy": i, "optimizer": c.optimizer, "train": float(s["train_errors"][i]),
              "train_loss": float(s["train_loss"][i]), "valid": float(s["valid_errors"][i]),

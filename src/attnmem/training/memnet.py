@@ -106,6 +106,11 @@ class TrainConfig:
         if not 0 <= self.noise < 1:
             raise ValueError(f"noise (the rate of empty memories inserted) must be in [0, 1), got {self.noise!r}")
 
+    def retry(self) -> TrainConfig:
+        """The second round's config: ``retry_optimizer`` at ``retry_lr`` for ``retry_epochs``, no linear start."""
+        return replace(self, optimizer=self.retry_optimizer, lr=self.retry_lr, linear_start=False,
+                       epochs=self.retry_epochs)
+
     def model(self, vocab_size: int, memory_size: int = 50) -> MemN2N:
         return MemN2N(vocab_size, self.dim, self.hops, memory_size, self.encoding, self.temporal, self.tying,
                       self.empty_memory, self.position_scale)
@@ -239,8 +244,7 @@ def training_rounds(train: BabiBatch, valid: BabiBatch, vocab_size: int, config:
     """The rounds of ``train_memnet`` before it keeps one copy: (the round's config, its copies, their scores)."""
     rounds = [(config, *_train_round(train, valid, vocab_size, config, seed, progress, label))]
     if float(rounds[0][2]["train_errors"].min()) > config.retry_above:
-        retry = replace(config, optimizer=config.retry_optimizer, lr=config.retry_lr, linear_start=False,
-                        epochs=config.retry_epochs)
+        retry = config.retry()
         rounds.append((retry, *_train_round(train, valid, vocab_size, retry, seed + 1, progress, f"{label}, retry")))
     return rounds
 
