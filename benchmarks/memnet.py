@@ -227,10 +227,11 @@ def public_lines(directory: Path, results: list[dict[str, Any]], config: TrainCo
     cpu = sum(r["cpu_seconds"] for r in results)
     lines = [f"Public bAbI files from `{directory}`; {config.restarts} restarts x {config.epochs} epochs per task "
              f"({config.restarts} more with {config.retry_optimizer} x {config.retry_epochs} epochs, marked *, where "
-             f"all stayed above {100 * config.retry_above:.0f}% training error), 1 torch thread: training took "
+             f"all stayed above {100 * config.retry_above:.0f}% training error; they compete only if one gets below "
+             f"it), 1 torch thread: training took "
              f"{seconds:.0f} s ({cpu:.0f} CPU seconds). Networks, per-restart training and validation errors and the "
              f"chosen restarts are in `{save_dir}`.", "",
-             "| task | test error (%) | training error per restart (%), the lowest chosen, in bold | "
+             "| task | test error (%) | training error per restart (%), the one kept in bold | "
              "paper: PE LS RN (%) |",
              "|---|---:|---|---:|"]
     for r in results:

@@ -4,6 +4,7 @@ recipe's number) and from all of them (the paper's 10) (lab notes: benchmarks/re
 restart to keep").
 
     python benchmarks/memnet_restart_choice.py restarts.jsonl [--restarts 10] [--seed 0] [--tasks 1,2,3]
+    python benchmarks/memnet_restart_choice.py --summarize benchmarks/results/memnet_restarts.jsonl
 
 Copy i of an n-restart round trains exactly as copy i of any other round of the same seed (the copies share the
 batches and the noise), so the first 5 of 10 restarts are the 5 restarts a 5-restart recipe trains. Writes one line
@@ -49,22 +50,44 @@ def restarts_of(task: int, config: M.TrainConfig, vocab: Vocabulary, seed: int) 
 
 
 def pool(restarts: list[dict], n: int, retry_above: float) -> list[dict]:
-    """The restarts an ``n``-restart recipe would choose among: its first round, and its retry round if it ran."""
+    """The restarts an ``n``-restart recipe would choose among: its first round, and its retry round if it ran and
+    one of its copies fits (``attnmem.training.memnet.kept_restart``)."""
     first = [r for r in restarts if r["round"] == 0 and r["copy"] < n]
-    retried = min(r["train"] for r in first) > retry_above
-    return first + [r for r in restarts if r["round"] == 1 and r["copy"] < n and retried]
+    retry = [r for r in restarts if r["round"] == 1 and r["copy"] < n]
+    if not retry or min(r["train"] for r in first) <= retry_above or min(r["train"] for r in retry) > retry_above:
+        return first
+    return first + retry
+
+
+def summarize(tasks: list[list[dict]], restarts: int, retry_above: float) -> None:
+    """Print each rule's mean test error and failed tasks over ``tasks`` (every task's tested restarts)."""
+    print("| rule | restarts | mean test error | failed (> 5%) |\n|---|---|---|---|")
+    for n in sorted({min(5, restarts), restarts}):
+        for name, key in RULES.items():
+            errors = [100 * min(pool(tested, n, retry_above), key=key)["test"] for tested in tasks]
+            print(f"| {name} | {n} | {sum(errors) / len(errors):.2f}% | {sum(e > 5 for e in errors)} |")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("out", help="the JSON-lines file to write")
+    parser.add_argument("out", nargs="?", help="the JSON-lines file to write")
     parser.add_argument("--restarts", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--tasks", default=None, help="comma-separated task numbers (default: the recipe's)")
+    parser.add_argument("--summarize", metavar="JSONL", help="print the rules' tables of a file this script wrote")
     args = parser.parse_args()
-    torch.set_num_threads(1)
     recipe = zoo.recipe("memn2n_babi_1k")
     config = replace(M.zoo_train_config(recipe.config), restarts=args.restarts)
+    if args.summarize:
+        with open(args.summarize) as lines:
+            rows = [json.loads(line) for line in lines]
+        for seed in sorted({row["seed"] for row in rows}):
+            print(f"\nseed {seed}")
+            summarize([row["restarts"] for row in rows if row["seed"] == seed], args.restarts, config.retry_above)
+        return
+    if not args.out:
+        parser.error("give the JSON-lines file to write, or --summarize FILE")
+    torch.set_num_threads(1)
     vocab = Vocabulary.generator()
     numbers = [int(t) for t in args.tasks.split(",")] if args.tasks else recipe.config["tasks"]
     tasks = []
@@ -75,11 +98,7 @@ def main() -> None:
             out.write(json.dumps({"task": task, "seed": args.seed, "restarts": tasks[-1],
                                   "cpu": time.process_time() - start}) + "\n")
             out.flush()
-    print("| rule | restarts | mean test error | failed (> 5%) |\n|---|---|---|---|")
-    for n in sorted({min(5, args.restarts), args.restarts}):
-        for name, key in RULES.items():
-            errors = [100 * min(pool(restarts, n, config.retry_above), key=key)["test"] for restarts in tasks]
-            print(f"| {name} | {n} | {sum(errors) / len(errors):.2f}% | {sum(e > 5 for e in errors)} |")
+    summarize(tasks, args.restarts, config.retry_above)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from attnmem.memnet import MemN2N, position_encoding
 from attnmem.tasks import babi
 from attnmem.tasks.babi import BabiBatch, Vocabulary
 from attnmem.training.memnet import (PerTaskMemN2N, Restarts, TrainConfig, add_empty_memories, babi_data,
-                                     evaluate_error, train_babi, train_memnet, training_rounds)
+                                     evaluate_error, kept_restart, train_babi, train_memnet, training_rounds)
 
 VOCAB = Vocabulary.generator()
 
@@ -287,15 +287,24 @@ def test_the_restart_kept_is_the_one_with_the_lowest_training_error():
     assert not model.linear_start and not model.training
 
 
-def test_a_second_round_trains_only_when_no_restart_learns_and_the_best_of_both_is_kept():
+def test_a_retry_round_competes_only_when_one_of_its_copies_fits():
+    first = [(0.30, 0.9), (0.25, 0.8)]
+    assert kept_restart([first], 0.1) == (0, 1)
+    assert kept_restart([first, [(0.40, 0.5), (0.08, 0.3)]], 0.1) == (1, 1)  # the retry round fits: it wins
+    assert kept_restart([first, [(0.20, 0.5), (0.15, 0.3)]], 0.1) == (0, 1)  # fits no better: the paper's round
+    assert kept_restart([[(0.0, 0.02), (0.0, 0.01)]], 0.1) == (0, 1)  # ties at 0% error: the lower loss
+
+
+def test_a_second_round_trains_only_when_no_restart_learns():
     train, valid = _batch(1, 96, seed=0), _batch(1, 32, seed=1)
     config = TrainConfig(dim=8, epochs=2, restarts=2, retry_above=0.0, retry_epochs=3)
     model, facts = train_memnet(train, valid, len(VOCAB), config, seed=0)
     errors = facts["train_errors"]
     assert min(errors[:2]) > 0 and facts["optimizers"] == ["sgd", "sgd", "adam", "adam"], facts
     assert facts["linear_start_epochs"][2:] == [0, 0]  # the retry round runs with its softmaxes from the start
-    assert errors[facts["chosen_restart"]] == min(errors)  # over both rounds (ties: the lower training loss)
     assert evaluate_error(model, train) == pytest.approx(errors[facts["chosen_restart"]], abs=1e-6)
+    assert min(errors[2:]) > config.retry_above  # no retry copy fits, so the paper's round is kept
+    assert facts["chosen_restart"] < 2 and errors[facts["chosen_restart"]] == min(errors[:2])
     _, single = train_memnet(train, valid, len(VOCAB), replace(config, retry_above=1.0), seed=0)
     assert single["train_errors"] == errors[:2] and single["optimizers"] == ["sgd", "sgd"]
     with pytest.raises(ValueError, match="retry_above .* must be in \\[0, 1\\]"):
