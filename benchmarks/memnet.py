@@ -298,8 +298,8 @@ def main(argv: list[str] | None = None) -> int:
     errors, manifest = zoo_table()
     train = manifest["config"]["train"]
     zoo_cpu = sum(facts["cpu_seconds"] for facts in manifest["tasks_trained"].values())
-    retried = [name for name, facts in manifest["tasks_trained"].items()
-               if len(facts["train_errors"]) > train["restarts"]]
+    retried = sorted((name for name, facts in manifest["tasks_trained"].items()
+                      if len(facts["train_errors"]) > train["restarts"]), key=lambda name: int(name[2:]))
     lines += [
         "| measure | value |", "|---|---:|",
         f"| write 20 tasks x (1k train + 1k test) | {gen:.1f} CPU s |",

@@ -304,6 +304,27 @@ def test_counting_and_lists_are_told_as_the_release_tells_them(task):
     assert 0.3 < empty < 0.6, answers  # many asked people have dropped or handed over what they held
 
 
+def test_three_supporting_facts_asks_about_an_object_just_put_down_after_a_long_story():
+    # WhereWasObject.lua's kinds and question rule, and the v1.2 stories quoted in other projects: the question
+    # comes after 24-64 statements and names an object put down 0-2 statements before it.
+    stories = babi.generate(3, 1000, seed=5)
+    kinds = Counter(_kind(line.text) for story in stories for line in story if not line.is_question)
+    assert 0.4 < kinds["move"] / sum(kinds.values()) < 0.6 and kinds["give"] == 0, kinds
+    before, recent = [], 0
+    for story in stories:
+        asks = [i for i, line in enumerate(story) if line.is_question]
+        assert len(asks) == 5 and asks[-1] == len(story) - 1 and asks[0] >= 3
+        assert all(later - earlier >= 4 for earlier, later in zip(asks, asks[1:]))
+        for at in asks:
+            obj = re.match(r"Where was the (\w+) before", story[at].text).group(1)
+            told = [line.text for line in story[:at] if not line.is_question]
+            drop = max(i for i, text in enumerate(told) if _kind(text) == "drop" and f"the {obj}" in text)
+            assert not any(_kind(text) == "get" and f"the {obj}" in text for text in told[drop:])  # it lies there
+            recent += len(told) - 1 - drop <= 2
+            before.append(len(told))
+    assert 30 < sum(before) / len(before) < 45 and recent / len(before) > 0.85
+
+
 def test_lists_name_objects_in_one_fixed_order():
     answers = {",".join(q.answer) for story in babi.generate(8, 2000, seed=3) for q in story if q.is_question}
     pairs = {a for a in answers if "," in a}

@@ -132,8 +132,10 @@ class _Story:
 class _Household:
     """People who walk between rooms, pick up, drop and pass objects; it remembers which line said what."""
 
-    def __init__(self, rng: random.Random, story: _Story, people: Sequence[str], objects: Sequence[str] = ()):
+    def __init__(self, rng: random.Random, story: _Story, people: Sequence[str], objects: Sequence[str] = (),
+                 starts: dict[str, str] | None = None):
         self.rng, self.story, self.people, self.objects = rng, story, list(people), list(objects)
+        self.starts = starts or {}  # object -> the unstated room it lies in until it is first picked up
         self.location: dict[str, tuple[str, int]] = {}  # person -> (room, line that says so)
         self.holding: dict[str, list[tuple[str, int]]] = {p: [] for p in people}  # person -> [(object, got line)]
         self.dropped: dict[str, tuple[str, tuple[int, ...]]] = {}  # object -> (room, lines)
@@ -154,7 +156,8 @@ class _Household:
     def can_get(self, person: str, obj: str) -> bool:
         if person not in self.location or self.holder(obj) is not None:
             return False
-        return obj not in self.dropped or self.dropped[obj][0] == self.location[person][0]
+        lies = self.dropped[obj][0] if obj in self.dropped else self.starts.get(obj)
+        return lies is None or lies == self.location[person][0]
 
     def get(self, person: str, obj: str) -> int:
         room, where_line = self.location[person]
@@ -186,6 +189,24 @@ class _Household:
         got = next(g for o, g in self.holding[holder] if o == obj)
         room, where_line = self.location[holder]
         return room, (got, where_line)
+
+    def event_of_a_drawn_kind(self) -> None:
+        """One event drawn as the release draws them for task 3: a pick-up, a drop or a move, each kind equally
+        likely, then who does it among those who can; a kind nobody can do is drawn again."""
+        rng = self.rng
+        while True:
+            kind = rng.choice(("get", "drop", "move"))
+            if kind == "move":
+                self.move(rng.choice(self.people))
+                return
+            if kind == "get":
+                events = [(self.get, p, o) for p in self.people for o in self.objects if self.can_get(p, o)]
+            else:
+                events = [(self.drop, p, o) for p in self.people for o, _ in self.holding[p]]
+            if events:
+                act, person, obj = rng.choice(events)
+                act(person, obj)
+                return
 
     def random_action(self, give: bool = False, drop: float = 0.2) -> None:
         """One random event: mostly moves; sometimes a pick-up, a drop or (with ``give``) a hand-over."""
@@ -248,16 +269,30 @@ def two_supporting_facts(rng: random.Random) -> list[Line]:
 
 
 def three_supporting_facts(rng: random.Random) -> list[Line]:
-    """Task 3: "Where was the milk before the office?" needs the pick-up and the last two rooms it was carried to."""
+    """Task 3: "Where was the milk before the office?" needs who carried it and the last two rooms they took it to.
 
-    def movable(world: _Household) -> list[str]:
-        return [o for o in OBJECTS if len(world.trail[o]) >= 2]
-
-    def ask(world: _Household, obj: str) -> None:
-        (before, lines_before), (last, lines_last) = world.trail[obj][-2:]
-        world.story.ask(f"Where was the {obj} before the {last}?", before, lines_before + lines_last)
-
-    return _object_story(rng, 5, movable, ask, (2, 5))
+    Told as the release tells it (``WhereWasObject.lua`` and the v1.2 stories quoted in other projects): pick-ups,
+    drops and moves, each kind equally likely (``event_of_a_drawn_kind``), the objects lying in unstated rooms until
+    someone finds them. Once more than two statements follow the last question, each statement is followed by one
+    with probability 1/2, if an object has been put down since, its trail holding two rooms; the question asks for
+    the room before its last. Five questions make a story of about 53 statements, 38 of them before a question on
+    average.
+    """
+    story = _Story()
+    world = _Household(rng, story, PEOPLE, OBJECTS, starts={obj: rng.choice(ROOMS) for obj in OBJECTS})
+    told, put_down = 0, set[str]()
+    while story.questions < 5:
+        held = {obj for obj in OBJECTS if world.holder(obj)}
+        world.event_of_a_drawn_kind()
+        told += 1
+        put_down |= {obj for obj in held if world.holder(obj) is None and len(world.trail[obj]) >= 2}
+        put_down -= {obj for obj in OBJECTS if world.holder(obj)}
+        if told > 2 and rng.random() < 0.5 and put_down:
+            obj = rng.choice(sorted(put_down))
+            (before, lines_before), (last, lines_last) = world.trail[obj][-2:]
+            story.ask(f"Where was the {obj} before the {last}?", before, lines_before + lines_last)
+            told, put_down = 0, set[str]()
+    return story.lines
 
 
 def two_argument_relations(rng: random.Random) -> list[Line]:
