@@ -275,8 +275,8 @@ def three_supporting_facts(rng: random.Random) -> list[Line]:
     drops and moves, each kind equally likely (``event_of_a_drawn_kind``), the objects lying in unstated rooms until
     someone finds them. Once more than two statements follow the last question, each statement is followed by one
     with probability 1/2, if an object has been put down since, its trail holding two rooms; the question asks for
-    the room before its last. Five questions make a story of about 53 statements, 38 of them before a question on
-    average.
+    the room before its last. Five questions make a story of about 53 statements; a question comes after 38 of them
+    on average.
     """
     story = _Story()
     world = _Household(rng, story, PEOPLE, OBJECTS, starts={obj: rng.choice(ROOMS) for obj in OBJECTS})
