@@ -280,18 +280,17 @@ def three_supporting_facts(rng: random.Random) -> list[Line]:
     """
     story = _Story()
     world = _Household(rng, story, PEOPLE, OBJECTS, starts={obj: rng.choice(ROOMS) for obj in OBJECTS})
-    told, put_down = 0, set[str]()
+    told, asked_at = 0, 0
     while story.questions < 5:
-        held = {obj for obj in OBJECTS if world.holder(obj)}
         world.event_of_a_drawn_kind()
         told += 1
-        put_down |= {obj for obj in held if world.holder(obj) is None and len(world.trail[obj]) >= 2}
-        put_down -= {obj for obj in OBJECTS if world.holder(obj)}
+        put_down = [obj for obj, (_, (_, drop_line)) in sorted(world.dropped.items())
+                    if drop_line > asked_at and len(world.trail[obj]) >= 2]  # lying there since the last question
         if told > 2 and rng.random() < 0.5 and put_down:
-            obj = rng.choice(sorted(put_down))
+            obj = rng.choice(put_down)
             (before, lines_before), (last, lines_last) = world.trail[obj][-2:]
             story.ask(f"Where was the {obj} before the {last}?", before, lines_before + lines_last)
-            told, put_down = 0, set[str]()
+            told, asked_at = 0, len(story.lines)
     return story.lines
 
 
