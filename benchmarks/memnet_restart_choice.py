@@ -51,12 +51,12 @@ def restarts_of(task: int, config: M.TrainConfig, vocab: Vocabulary, seed: int) 
 
 def pool(restarts: list[dict], n: int, retry_above: float) -> list[dict]:
     """The restarts an ``n``-restart recipe would choose among: its first round, and its retry round if it ran and
-    one of its copies fits (``attnmem.training.memnet.kept_restart``)."""
+    one of its copies fits (``attnmem.training.memnet.competing_rounds``)."""
     first = [r for r in restarts if r["round"] == 0 and r["copy"] < n]
     retry = [r for r in restarts if r["round"] == 1 and r["copy"] < n]
-    if not retry or min(r["train"] for r in first) <= retry_above or min(r["train"] for r in retry) > retry_above:
-        return first
-    return first + retry
+    ran = [first, retry] if retry and min(r["train"] for r in first) > retry_above else [first]  # training_rounds
+    competing = M.competing_rounds([[r["train"] for r in copies] for copies in ran], retry_above)
+    return [r for k in competing for r in ran[k]]
 
 
 def summarize(tasks: list[list[dict]], restarts: int, retry_above: float) -> None:

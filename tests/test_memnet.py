@@ -13,7 +13,8 @@ from attnmem.memnet import MemN2N, position_encoding
 from attnmem.tasks import babi
 from attnmem.tasks.babi import BabiBatch, Vocabulary
 from attnmem.training.memnet import (PerTaskMemN2N, Restarts, TrainConfig, add_empty_memories, babi_data,
-                                     evaluate_error, kept_restart, train_babi, train_memnet, training_rounds)
+                                     competing_rounds, evaluate_error, kept_restart, train_babi, train_memnet,
+                                     training_rounds)
 
 VOCAB = Vocabulary.generator()
 
@@ -293,6 +294,7 @@ def test_a_retry_round_competes_only_when_one_of_its_copies_fits():
     assert kept_restart([first, [(0.40, 0.5), (0.08, 0.3)]], 0.1) == (1, 1)  # the retry round fits: it wins
     assert kept_restart([first, [(0.20, 0.5), (0.15, 0.3)]], 0.1) == (0, 1)  # fits no better: the paper's round
     assert kept_restart([[(0.0, 0.02), (0.0, 0.01)]], 0.1) == (0, 1)  # ties at 0% error: the lower loss
+    assert competing_rounds([[0.30, 0.25], [0.40, 0.10]], 0.1) == [0, 1]  # within retry_above counts as fitting
 
 
 def test_a_second_round_trains_only_when_no_restart_learns():

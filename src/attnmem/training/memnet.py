@@ -28,8 +28,9 @@ from attnmem.tasks import check_positive
 from attnmem.tasks.babi import TASKS, BabiBatch, Sample, Vocabulary, generate, samples, task_number, vectorize
 
 __all__ = [
-    "add_empty_memories", "TrainConfig", "Restarts", "training_rounds", "kept_restart", "train_memnet", "evaluate_error",
-    "babi_data", "train_babi", "PerTaskMemN2N", "build_per_task", "train_per_task", "evaluate_per_task",
+    "add_empty_memories", "TrainConfig", "Restarts", "training_rounds", "competing_rounds", "kept_restart",
+    "train_memnet", "evaluate_error", "babi_data", "train_babi", "PerTaskMemN2N", "build_per_task", "train_per_task",
+    "evaluate_per_task",
 ]
 
 OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}
@@ -249,6 +250,12 @@ def training_rounds(train: BabiBatch, valid: BabiBatch, vocab_size: int, config:
     return rounds
 
 
+def competing_rounds(train_errors: Sequence[Sequence[float]], retry_above: float) -> list[int]:
+    """The rounds whose copies compete for ``kept_restart``: the paper's round (0), and the retry round only if one
+    of its copies' training errors is within ``retry_above``."""
+    return [r for r, errors in enumerate(train_errors) if r == 0 or min(errors) <= retry_above]
+
+
 def kept_restart(rounds: Sequence[Sequence[tuple[float, float]]], retry_above: float) -> tuple[int, int]:
     """(round, copy) of the restart ``train_memnet`` keeps, from each round's (training error, training loss) per copy.
 
@@ -258,8 +265,8 @@ def kept_restart(rounds: Sequence[Sequence[tuple[float, float]]], retry_above: f
     finding, two seeds: the Adam copies reach 61-67% training error and test at 87-91%, the SGD copies 67-74% and
     84-89%), so the paper's round is kept.
     """
-    pool = [(r, i) for r, copies in enumerate(rounds) for i in range(len(copies))
-            if r == 0 or min(error for error, _ in copies) <= retry_above]
+    competing = competing_rounds([[error for error, _ in copies] for copies in rounds], retry_above)
+    pool = [(r, i) for r in competing for i in range(len(rounds[r]))]
     return min(pool, key=lambda kept: rounds[kept[0]][kept[1]])
 
 
