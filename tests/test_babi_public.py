@@ -1,7 +1,8 @@
 """The public bAbI path (issue #20, item 4): ``benchmarks/memnet.py --babi-dir`` on small folders these tests write
 in the public layouts (``en``: ``qaN_name_train.txt``; ``en-valid``: ``qaN_train.txt``, ``qaN_valid.txt``), never on
-downloads: chosen tasks and seed, a labelled progress bar per task, per-restart errors and networks saved, unseen
-test words read as ``<unk>``, and clear messages for a missing file and a wrong folder."""
+downloads: chosen tasks and seed, one network for every task (joint training, the default) or one per task with a
+labelled progress bar each, per-restart errors and networks saved, unseen test words read as ``<unk>``, and clear
+messages for a missing file and a wrong folder."""
 from __future__ import annotations
 
 import importlib.util
@@ -42,7 +43,7 @@ def _run(bench, folder: Path, out: Path, *extra: str) -> int:
 
 def test_chosen_tasks_train_with_a_bar_each_and_everything_is_saved(bench, tmp_path, capsys):
     folder = _public_folder(tmp_path / "en", unseen_test=True)
-    assert _run(bench, folder, tmp_path / "run", "--tasks", "8,1", "--seed", "3") == 0
+    assert _run(bench, folder, tmp_path / "run", "--per-task", "--tasks", "8,1", "--seed", "3") == 0
     err = capsys.readouterr().err
     assert "qa1 single-supporting-fact (1/2)" in err and "qa8 lists-sets (2/2)" in err
     results = json.loads((tmp_path / "run" / "results.json").read_text())
@@ -69,11 +70,33 @@ def test_chosen_tasks_train_with_a_bar_each_and_everything_is_saved(bench, tmp_p
     assert bench.load_public_network(tmp_path / "run" / "qa1.pt")[0].position_scale == 1.0
 
 
-def test_the_same_seed_gives_the_same_networks(bench, tmp_path):
+def test_one_network_learns_every_chosen_task_at_once_by_default(bench, tmp_path, capsys):
+    folder = _public_folder(tmp_path / "en", unseen_test=True)
+    assert _run(bench, folder, tmp_path / "run", "--tasks", "8,1", "--seed", "3") == 0
+    assert "2 tasks at once" in capsys.readouterr().err
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert results["seed"] == 3 and [r["task"] for r in results["tasks"]] == [1, 8]
+    assert results["config"]["dim"] == 50 and results["config"]["anneal_every"] == 15
+    assert len(results["train_errors"]) == len(results["valid_errors"]) == 2
+    assert results["train_errors"][results["chosen_restart"]] == min(results["train_errors"])
+    model, vocab, manifest = bench.load_public_network(tmp_path / "run" / "joint.pt")
+    assert vocab.encode("spaceship") == vocab.encode(vocab.UNK) == 1 != vocab.encode("carrying")  # both tasks' words
+    for record, name in zip(results["tasks"], ("qa1_single-supporting-fact", "qa8_lists-sets")):
+        assert record["questions"] == {"train": 54, "valid": 6, "test": 40 + (record["task"] == 1)}
+        test = babi.vectorize(babi.samples(babi.read_babi(folder / f"{name}_test.txt")), vocab)
+        assert bench.evaluate_error(model, test) == pytest.approx(record["test_error"])
+    assert results["tasks"][0]["test_answers_unseen_in_training"] == 1
+    assert manifest["tasks"] == results["tasks"] and "--tasks 8,1" in manifest["command"]
+    table = (tmp_path / "run" / "table.md").read_text()
+    assert "| qa8_lists-sets |" in table and "one network for all 2 tasks" in table
+
+
+@pytest.mark.parametrize("flags, network", [((), "joint.pt"), (("--per-task",), "qa1.pt")])
+def test_the_same_seed_gives_the_same_networks(bench, tmp_path, flags, network):
     folder = _public_folder(tmp_path / "en", tasks=(1,))
     for run in ("a", "b"):
-        assert _run(bench, folder, tmp_path / run, "--tasks", "1") == 0
-    assert (tmp_path / "a" / "qa1.pt").read_bytes() == (tmp_path / "b" / "qa1.pt").read_bytes()
+        assert _run(bench, folder, tmp_path / run, "--tasks", "1", *flags) == 0
+    assert (tmp_path / "a" / network).read_bytes() == (tmp_path / "b" / network).read_bytes()
 
 
 def test_the_en_valid_layout_uses_its_validation_files(bench, tmp_path):

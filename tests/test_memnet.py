@@ -12,9 +12,9 @@ from torch.nn import functional as F
 from attnmem.memnet import MemN2N, position_encoding
 from attnmem.tasks import babi
 from attnmem.tasks.babi import BabiBatch, Vocabulary
-from attnmem.training.memnet import (PerTaskMemN2N, Restarts, TrainConfig, add_empty_memories, babi_data,
-                                     competing_rounds, evaluate_error, kept_restart, train_babi, train_memnet,
-                                     training_rounds)
+from attnmem.training.memnet import (JointMemN2N, PerTaskMemN2N, Restarts, TrainConfig, _batches,
+                                     add_empty_memories, babi_data, competing_rounds, evaluate_error, kept_restart,
+                                     train_babi, train_babi_joint, train_memnet, training_rounds)
 
 VOCAB = Vocabulary.generator()
 
@@ -275,6 +275,35 @@ def test_tasks_trained_in_worker_processes_get_the_same_networks():
     assert [f["train_errors"] for f in facts.values()] == [f["train_errors"] for f in facts_together.values()]
     with pytest.raises(ValueError, match="workers must be a positive int"):
         train_babi(data, VOCAB, config, progress=False, workers=0)
+
+
+def test_batches_split_every_question_once_and_groups_keep_a_batch_to_one_task():
+    plain = _batches(10, 4, torch.Generator().manual_seed(5), None)
+    # without groups, the batches are the split of one permutation (the per-task recipe's batches, unchanged)
+    assert [b.tolist() for b in plain] == [b.tolist() for b in torch.randperm(10, generator=torch.Generator()
+                                                                                 .manual_seed(5)).split(4)]
+    groups = torch.tensor([0] * 7 + [1] * 5 + [2] * 2)
+    batches = _batches(14, 3, torch.Generator().manual_seed(0), groups)
+    assert sorted(torch.cat(batches).tolist()) == list(range(14))
+    assert all(len(set(groups[b].tolist())) == 1 and len(b) <= 3 for b in batches)
+    assert len(batches) == 3 + 2 + 1 and [len(b) for b in batches] != sorted(len(b) for b in batches)
+
+
+def test_joint_training_gives_one_network_that_answers_every_task():
+    data = {t: babi.samples(babi.generate(t, 40, 0)) for t in (1, 6)}
+    config = TrainConfig(dim=8, epochs=2, restarts=2, retry_above=1.0)
+    model, facts = train_babi_joint(data, VOCAB, config, seed=1, progress=False)
+    assert isinstance(model, JointMemN2N) and model.network(1) is model.network("qa6") and not model.training
+    assert len(facts["train_errors"]) == 2 and facts["optimizers"] == ["sgd", "sgd"]
+    both = babi.vectorize(data[1][:36] + data[6][:36], VOCAB)  # the training questions of both tasks
+    assert evaluate_error(model.network(1), both) == pytest.approx(facts["train_errors"][facts["chosen_restart"]],
+                                                                   abs=1e-6)
+    again, _ = train_babi_joint(data, VOCAB, config, seed=1, progress=False)
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
+    with pytest.raises(KeyError, match="trained on tasks \\[1, 6\\]"):
+        model.network(2)
+    with pytest.raises(ValueError, match="at least one task"):
+        train_babi_joint({}, VOCAB, config, progress=False)
 
 
 def test_the_restart_kept_is_the_one_with_the_lowest_training_error():

@@ -1,0 +1,101 @@
+"""One memory network for all twenty generated bAbI tasks (the paper's joint training), over training seeds, beside
+the zoo's per-task networks and the paper's two 1k columns.
+
+    python benchmarks/memnet_joint.py benchmarks/results/memnet_joint.jsonl --seed 0   # one seed, ~11 CPU minutes
+    python benchmarks/memnet_joint.py --summarize benchmarks/results/memnet_joint.jsonl --out memnet_joint.md
+
+Each seed trains ``train_babi_joint`` with ``JOINT_CONFIG`` (Sukhbaatar et al. 2015, Section 4.2: d = 50, 60 epochs,
+the learning rate halved every 15; PE with the code's doubled weights, LS, RN, 3 hops, adjacent tying, the empty
+memory, the best of 5 restarts by training error, each batch from one task) on 1,000 generated questions a task from
+the zoo's training stream for that seed (2S), and tests it on 1,000 questions a task of the stream the zoo tests a
+seed-S model on (2S + 3). Appends one line per seed; the summary prints the table.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+from _publish import publish
+
+from attnmem import zoo
+from attnmem.tasks.babi import TASK_NAMES, TASKS, Vocabulary, generate, samples
+from attnmem.training.memnet import JOINT_CONFIG, babi_data, evaluate_error, train_babi_joint
+
+# Table 1 of the paper, 1k training questions, 3 hops, test error (%): PE LS RN per task, and PE LS RN joint
+PAPER_PER_TASK = [0.0, 8.3, 40.3, 2.8, 13.1, 7.6, 17.3, 10.0, 13.2, 15.1, 0.9, 0.2, 0.4, 1.7, 0.0, 1.3, 51.0, 11.1,
+                  82.8, 0.0]
+PAPER_JOINT = [0.0, 11.4, 21.9, 13.4, 14.4, 2.8, 18.3, 9.3, 1.9, 6.5, 0.3, 0.1, 0.2, 6.9, 0.0, 2.7, 40.4, 9.4, 88.0,
+               0.0]
+
+
+def run(seed: int) -> dict:
+    """Train the joint recipe at ``seed`` and test it per task."""
+    vocab = Vocabulary.generator()
+    start = time.perf_counter()
+    data = {t: samples(generate(t, 1000, 2 * seed)) for t in TASKS}
+    model, facts = train_babi_joint(data, vocab, JOINT_CONFIG, seed)
+    errors = [evaluate_error(model.network(t), babi_data(t, 1000, 2 * seed + 3, vocab)) for t in TASKS]
+    return {"seed": seed, "config": asdict(JOINT_CONFIG), "errors": errors, "train_errors": facts["train_errors"],
+            "valid_errors": facts["valid_errors"], "chosen_restart": facts["chosen_restart"],
+            "linear_start_epochs": facts["linear_start_epochs"], "cpu_seconds": facts["cpu_seconds"],
+            "seconds": round(time.perf_counter() - start, 1), "torch": torch.__version__}
+
+
+def summary(runs: list[dict]) -> str:
+    per_task = zoo.manifest("memn2n_babi_1k")["metrics"]  # the zoo's seed-0 networks, on stream 3
+    ours = [[100 * e for e in r["errors"]] for r in runs]
+    lines = ["# Memory networks: one network for all twenty tasks (joint training)", "",
+             "`benchmarks/memnet_joint.py`: the paper's joint training on the generator (d = 50, 60 epochs, lr halved "
+             "every 15, the best of 5 restarts by training error, each batch from one task), 1,000 training "
+             "questions a task; test error (%) on 1,000 questions a task. Beside it: the zoo's per-task networks "
+             "(`memn2n_babi_1k`, seed 0) and Sukhbaatar et al. (2015), Table 1, 1k, PE LS RN, per task and joint.",
+             "",
+             "| task | " + " | ".join(f"joint, seed {r['seed']}" for r in runs)
+             + " | per task (zoo, seed 0) | paper: joint | paper: per task |",
+             "|---|" + "---:|" * (len(runs) + 3)]
+    for t in TASKS:
+        cells = [f"{o[t - 1]:.1f}" for o in ours]
+        lines.append(f"| {TASK_NAMES[t]} | " + " | ".join(cells) + f" | {100 * per_task[f'error_qa{t}']:.1f} | "
+                     f"{PAPER_JOINT[t - 1]:.1f} | {PAPER_PER_TASK[t - 1]:.1f} |")
+    zoo_errors = [100 * per_task[f"error_qa{t}"] for t in TASKS]
+    means = [f"**{sum(o) / 20:.2f}** ({sum(e > 5 for e in o)})" for o in (*ours, zoo_errors, PAPER_JOINT,
+                                                                          PAPER_PER_TASK)]
+    lines.append("| **mean** (failed, error > 5%) | " + " | ".join(means) + " |")
+    lines += ["", "| seed | training error of each restart (%), the one kept in bold | CPU s of training |",
+              "|---|---|---:|"]
+    for r in runs:
+        restarts = ", ".join(f"**{100 * e:.1f}**" if k == r["chosen_restart"] else f"{100 * e:.1f}"
+                             for k, e in enumerate(r["train_errors"]))
+        lines.append(f"| {r['seed']} | {restarts} | {r['cpu_seconds']:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("jsonl", nargs="?", type=Path, help="append this seed's run to this file")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--summarize", type=Path, metavar="JSONL", help="print the table of a file this script wrote")
+    parser.add_argument("--out", type=Path, help="with --summarize: write the markdown here")
+    args = parser.parse_args(argv)
+    if args.summarize:
+        runs = sorted((json.loads(line) for line in args.summarize.read_text().splitlines() if line.strip()),
+                      key=lambda r: r["seed"])
+        publish(summary(runs), args.out)
+        return 0
+    if args.jsonl is None:
+        parser.error("give the JSON-lines file to append to, or --summarize FILE")
+    record = run(args.seed)
+    with args.jsonl.open("a") as out:
+        out.write(json.dumps(record) + "\n")
+    print(f"seed {args.seed}: mean {100 * sum(record['errors']) / 20:.2f}%, "
+          f"{sum(e > 0.05 for e in record['errors'])} failed, {record['cpu_seconds']:.0f} CPU s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
