@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     record = run(args.seed)
     with args.jsonl.open("a") as out:
         out.write(json.dumps(record) + "\n")
-    print(f"seed {args.seed}: mean {100 * sum(record['errors']) / 20:.2f}%, "
+    print(f"seed {args.seed}: mean {sum(100 * e for e in record['errors']) / 20:.2f}%, "
           f"{sum(e > 0.05 for e in record['errors'])} failed, {record['cpu_seconds']:.0f} CPU s")
     return 0
 
