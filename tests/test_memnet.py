@@ -304,6 +304,8 @@ def test_joint_training_gives_one_network_that_answers_every_task():
         model.network(2)
     with pytest.raises(ValueError, match="at least one task"):
         train_babi_joint({}, VOCAB, config, progress=False)
+    with pytest.raises(ValueError, match="valid_samples must hold the same tasks"):
+        train_babi_joint(data, VOCAB, config, progress=False, valid_samples={1: data[1][:4]})
 
 
 def test_the_restart_kept_is_the_one_with_the_lowest_training_error():

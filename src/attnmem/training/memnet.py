@@ -6,6 +6,7 @@ weights stacked (``torch.func.stack_module_state``) and one forward vmapped over
 ``torch.func.functional_call``), so each step answers every copy's batch at once. Plain SGD on each batch's summed
 loss, learning rate halved every 25 epochs, gradients clipped to norm 40 per copy, linear start per copy, and random
 noise (``add_empty_memories``). ``train_babi`` trains one network per task; ``PerTaskMemN2N`` is the zoo's model.
+``train_babi_joint`` trains one network for all the tasks at once (``JointMemN2N``), as the paper's joint training did.
 """
 from __future__ import annotations
 
