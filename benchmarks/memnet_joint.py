@@ -21,16 +21,12 @@ from pathlib import Path
 
 import torch
 from _publish import publish
+from memnet import PAPER_PE_LS_RN_1K as PAPER_PER_TASK
+from memnet import PAPER_PE_LS_RN_JOINT_1K as PAPER_JOINT
 
 from attnmem import zoo
 from attnmem.tasks.babi import TASK_NAMES, TASKS, Vocabulary, generate, samples
 from attnmem.training.memnet import JOINT_CONFIG, babi_data, evaluate_error, train_babi_joint
-
-# Table 1 of the paper, 1k training questions, 3 hops, test error (%): PE LS RN per task, and PE LS RN joint
-PAPER_PER_TASK = [0.0, 8.3, 40.3, 2.8, 13.1, 7.6, 17.3, 10.0, 13.2, 15.1, 0.9, 0.2, 0.4, 1.7, 0.0, 1.3, 51.0, 11.1,
-                  82.8, 0.0]
-PAPER_JOINT = [0.0, 11.4, 21.9, 13.4, 14.4, 2.8, 18.3, 9.3, 1.9, 6.5, 0.3, 0.1, 0.2, 6.9, 0.0, 2.7, 40.4, 9.4, 88.0,
-               0.0]
 
 
 def run(seed: int) -> dict:
