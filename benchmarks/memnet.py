@@ -341,7 +341,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.babi_dir:
         command = " ".join(["python", "benchmarks/memnet.py", *(sys.argv[1:] if argv is None else argv)])
         base = TrainConfig() if args.per_task else JOINT_CONFIG
-        epochs, restarts = args.epochs or base.epochs, args.restarts or base.restarts
+        epochs = base.epochs if args.epochs is None else args.epochs
+        restarts = base.restarts if args.restarts is None else args.restarts
         try:
             tasks = parse_tasks(args.tasks)
             # a retry round never trains longer than the first round

@@ -153,3 +153,10 @@ def test_a_vocabulary_with_an_unknown_word():
         strict.encode("moon")
     assert len(strict) == len(vocab) - 1 and torch.equal(
         babi.vectorize(train, strict).answer, babi.vectorize(train, vocab).answer - 1)
+
+
+def test_a_bad_epoch_count_is_explained_not_ignored(bench, tmp_path, capsys):
+    folder = _public_folder(tmp_path / "en", tasks=(1,))
+    assert _run(bench, folder, tmp_path / "run", "--tasks", "1", "--epochs", "0") == 2
+    err = capsys.readouterr().err
+    assert "epochs" in err and "Traceback" not in err and not (tmp_path / "run").exists()
