@@ -172,23 +172,27 @@ def train_public_task(task: int, data: dict[str, list[babi.Sample]], config: Tra
     vocab = babi.Vocabulary.from_samples(data["train"] + data["valid"], unknown=True)
     model, facts = train_memnet(babi.vectorize(data["train"], vocab), babi.vectorize(data["valid"], vocab),
                                 len(vocab), config, seed, progress=True, label=label)
-    test = babi.vectorize(data["test"], vocab)
-    unknown = vocab.encode(vocab.UNK)
     record = {
-        "task": task,
-        "task_name": babi.TASK_NAMES[task],
-        "questions": {part: len(samples) for part, samples in data.items()},
+        **tested(task, data, model, vocab),
         "train_errors": facts["train_errors"],
         "valid_errors": facts["valid_errors"],
         "chosen_restart": facts["chosen_restart"],
         "optimizers": facts["optimizers"],
         "linear_start_epochs": facts["linear_start_epochs"],
-        "test_error": evaluate_error(model, test),
-        "test_answers_unseen_in_training": int((test.answer == unknown).sum()),
         "train_seconds": facts["seconds"],
         "cpu_seconds": facts["cpu_seconds"],
     }
     return model, vocab, record
+
+
+def tested(task: int, data: dict[str, list[babi.Sample]], model: MemN2N, vocab: babi.Vocabulary) -> dict[str, Any]:
+    """One task's question counts, the test error of ``model`` on its test file, and how many test answers the
+    vocabulary has never seen (read as ``<unk>``, so they count as wrong)."""
+    test = babi.vectorize(data["test"], vocab)
+    return {"task": task, "task_name": babi.TASK_NAMES[task],
+            "questions": {part: len(samples) for part, samples in data.items()},
+            "test_error": evaluate_error(model, test),
+            "test_answers_unseen_in_training": int((test.answer == vocab.encode(vocab.UNK)).sum())}
 
 
 def load_public_network(path: str | Path) -> tuple[MemN2N, babi.Vocabulary, dict[str, Any]]:
@@ -242,15 +246,7 @@ def public_joint_run(directory: Path, tasks: list[int], config: TrainConfig, see
                                          unknown=True)
     model, facts = train_babi_joint({t: data[t]["train"] for t in tasks}, vocab, config, seed, progress=True,
                                     valid_samples={t: data[t]["valid"] for t in tasks})
-    unknown = vocab.encode(vocab.UNK)
-    per_task = []
-    for task in tasks:
-        test = babi.vectorize(data[task]["test"], vocab)
-        per_task.append({"task": task, "task_name": babi.TASK_NAMES[task],
-                         "questions": {part: len(samples) for part, samples in data[task].items()},
-                         "test_error": evaluate_error(model.network(task), test),
-                         "test_answers_unseen_in_training": int((test.answer == unknown).sum())})
-    record = {"tasks": per_task, "train_errors": facts["train_errors"], "valid_errors": facts["valid_errors"],
+    record = {"tasks": [tested(task, data[task], model.network(task), vocab) for task in tasks], "train_errors": facts["train_errors"], "valid_errors": facts["valid_errors"],
               "chosen_restart": facts["chosen_restart"], "linear_start_epochs": facts["linear_start_epochs"],
               "train_seconds": facts["seconds"], "cpu_seconds": facts["cpu_seconds"]}
     save_checkpoint(save_dir / "joint.pt", model.shared, {
