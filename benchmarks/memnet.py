@@ -5,7 +5,8 @@
     python benchmarks/memnet.py --babi-dir tasks_1-20_v1-2/en --per-task --tasks 1,2,16 --seed 1 --save-dir runs/s1
 
 With ``--babi-dir`` one network trains on every chosen task's training file at once, as the paper's joint training
-did (``JOINT_CONFIG``: d = 50, 60 epochs, the learning rate halved every 15; its restarts side by side, each batch
+did (``JOINT_CONFIG``: d = 50, 60 epochs: 20 of linear start, then 40 with the learning rate halved every 10; its
+restarts side by side, each batch
 from one task, the restart with the lowest training error kept), and is tested on each task's test file; it is saved
 as ``joint.pt`` with a hash-checked manifest ``joint.json`` (vocabulary, configuration, per-restart training and
 validation errors, per-task test errors; ``load_public_network`` reads it back). With ``--per-task`` each chosen task
@@ -35,7 +36,7 @@ from torch.nn import functional as F
 from attnmem import one_thread, zoo
 from attnmem.checkpoint import CheckpointError, ensure_writable, load_checkpoint, read_manifest, save_checkpoint
 from attnmem.memnet import MemN2N
-from attnmem.tasks import babi
+from attnmem.tasks import babi, check_positive
 from attnmem.training.memnet import (
     JOINT_CONFIG,
     Restarts,
@@ -257,12 +258,25 @@ def public_joint_run(directory: Path, tasks: list[int], config: TrainConfig, see
     return record
 
 
+def with_epochs(config: TrainConfig, total: int) -> TrainConfig:
+    """``config`` for ``total`` epochs in all: a fixed linear phase keeps its share of the run and the schedule its
+    number of halvings; a retry round never trains longer than the first round."""
+    check_positive(epochs=total)
+    if not config.linear_epochs:
+        return replace(config, epochs=total, retry_epochs=min(total, config.retry_epochs))
+    linear = total * config.linear_epochs // (config.linear_epochs + config.epochs)
+    halvings = max(1, config.epochs // config.anneal_every)
+    return replace(config, linear_epochs=linear, epochs=total - linear,
+                   anneal_every=max(1, (total - linear) // halvings), retry_epochs=min(total, config.retry_epochs))
+
+
 def public_joint_lines(directory: Path, record: dict[str, Any], config: TrainConfig, save_dir: Path) -> list[str]:
     errors = ", ".join(f"**{100 * e:.1f}**" if k == record["chosen_restart"] else f"{100 * e:.1f}"
                        for k, e in enumerate(record["train_errors"]))
     lines = [f"Public bAbI files from `{directory}`; one network for all {len(record['tasks'])} tasks (joint training: "
-             f"d = {config.dim}, {config.restarts} restarts x {config.epochs} epochs, the learning rate halved every "
-             f"{config.anneal_every}, each batch from one task), 1 torch thread: training took "
+             f"d = {config.dim}, {config.restarts} restarts x {config.linear_epochs + config.epochs} epochs: "
+             f"{config.linear_epochs} of linear start, then the learning rate halved every {config.anneal_every}; "
+             f"each batch from one task), 1 torch thread: training took "
              f"{record['train_seconds']:.0f} s ({record['cpu_seconds']:.0f} CPU seconds). Training error per restart "
              f"(%), the one kept in bold: {errors}. The network and its manifest are in `{save_dir}`.", "",
              "| task | test error (%) | paper: PE LS RN joint (%) | paper: PE LS RN, per task (%) |",
@@ -331,18 +345,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-task", action="store_true",
                         help="with --babi-dir: one network per task (the zoo's memn2n_babi_1k recipe) instead of one "
                              "network for all the tasks (the paper's joint training)")
-    parser.add_argument("--epochs", type=int, help="epochs of the first round (60 joint, 100 per task)")
+    parser.add_argument("--epochs", type=int, help="epochs of the first round in all (60 joint, of which 20 of linear "
+                                                    "start; 100 per task)")
     parser.add_argument("--restarts", type=int, help="restarts trained side by side (5)")
     args = parser.parse_args(argv)
     if args.babi_dir:
         command = " ".join(["python", "benchmarks/memnet.py", *(sys.argv[1:] if argv is None else argv)])
         base = TrainConfig() if args.per_task else JOINT_CONFIG
-        epochs = base.epochs if args.epochs is None else args.epochs
         restarts = base.restarts if args.restarts is None else args.restarts
         try:
             tasks = parse_tasks(args.tasks)
-            # a retry round never trains longer than the first round
-            config = replace(base, epochs=epochs, restarts=restarts, retry_epochs=min(epochs, base.retry_epochs))
+            config = replace(base if args.epochs is None else with_epochs(base, args.epochs), restarts=restarts)
             if args.per_task:
                 results = public_run(args.babi_dir, tasks, config, args.seed, args.save_dir, command)
             else:

@@ -76,7 +76,8 @@ def test_one_network_learns_every_chosen_task_at_once_by_default(bench, tmp_path
     assert "2 tasks at once" in capsys.readouterr().err
     results = json.loads((tmp_path / "run" / "results.json").read_text())
     assert results["seed"] == 3 and [r["task"] for r in results["tasks"]] == [1, 8]
-    assert results["config"]["dim"] == 50 and results["config"]["anneal_every"] == 15
+    config = results["config"]  # the joint recipe, shortened to the 2 epochs asked for
+    assert (config["dim"], config["lr"], config["linear_epochs"] + config["epochs"]) == (50, 0.005, 2)
     assert len(results["train_errors"]) == len(results["valid_errors"]) == 2
     assert results["train_errors"][results["chosen_restart"]] == min(results["train_errors"])
     model, vocab, manifest = bench.load_public_network(tmp_path / "run" / "joint.pt")
@@ -160,3 +161,16 @@ def test_a_bad_epoch_count_is_explained_not_ignored(bench, tmp_path, capsys):
     assert _run(bench, folder, tmp_path / "run", "--tasks", "1", "--epochs", "0") == 2
     err = capsys.readouterr().err
     assert "epochs" in err and "Traceback" not in err and not (tmp_path / "run").exists()
+
+
+def test_a_shorter_joint_run_keeps_the_recipes_phases(bench):
+    joint = bench.JOINT_CONFIG
+    assert bench.with_epochs(joint, 60) == joint
+    authors = bench.with_epochs(joint, 90)  # the released code's joint phases: 30 linear epochs, then 60 halved every 15
+    assert (authors.linear_epochs, authors.epochs, authors.anneal_every) == (30, 60, 15)
+    short = bench.with_epochs(joint, 2)
+    assert (short.linear_epochs, short.epochs, short.anneal_every) == (0, 2, 1)
+    per_task = bench.with_epochs(bench.TrainConfig(), 10)  # no fixed phase: only the length changes
+    assert (per_task.epochs, per_task.anneal_every, per_task.retry_epochs) == (10, 25, 10)
+    with pytest.raises(ValueError, match="epochs must be a positive int, got -3"):
+        bench.with_epochs(joint, -3)

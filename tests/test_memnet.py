@@ -374,6 +374,19 @@ def test_linear_start_ends_once_the_validation_loss_stops_falling():
     assert all(2 < e < 25 for e in epochs), epochs  # after 2 flat epochs at the earliest, before half the run
 
 
+def test_a_fixed_linear_phase_runs_before_the_whole_schedule():
+    train, valid = _batch(1, 64, seed=0), _batch(1, 16, seed=1)
+    config = TrainConfig(dim=8, epochs=2, restarts=2, linear_epochs=3, retry_above=1)
+    _, facts = train_memnet(train, valid, len(VOCAB), config, seed=0)
+    assert facts["linear_start_epochs"] == [3, 3]  # no patience: every copy's softmaxes return after 3 epochs
+    # without linear start there is no phase: the same networks as the plain schedule's
+    plain, _ = train_memnet(train, valid, len(VOCAB), replace(config, linear_start=False, linear_epochs=0), seed=0)
+    unused, _ = train_memnet(train, valid, len(VOCAB), replace(config, linear_start=False), seed=0)
+    assert all(torch.equal(a, b) for a, b in zip(plain.parameters(), unused.parameters()))
+    with pytest.raises(ValueError, match="linear_epochs .* whole number >= 0, got -1"):
+        TrainConfig(linear_epochs=-1)
+
+
 @pytest.mark.learning
 def test_yes_no_questions_need_the_empty_memory():
     data = {6: babi.samples(babi.generate(6, 1000, seed=0))}
