@@ -6,13 +6,12 @@
 
 With ``--babi-dir`` one network trains on every chosen task's training file at once, as the paper's joint training
 did (``JOINT_CONFIG``: d = 50, 60 epochs: 20 of linear start, then 40 with the learning rate halved every 10; its
-restarts side by side, each batch
-from one task, the restart with the lowest training error kept), and is tested on each task's test file; it is saved
-as ``joint.pt`` with a hash-checked manifest ``joint.json`` (vocabulary, configuration, per-restart training and
-validation errors, per-task test errors; ``load_public_network`` reads it back). With ``--per-task`` each chosen task
-trains on its own instead (one progress bar a task, with the time left), and each task's network is saved as it
-finishes (``qaN.pt``, ``qaN.json``). ``results.json`` gathers the errors and chosen restarts. Test words the training
-files never use are read as ``<unk>``.
+restarts side by side, each batch from one task, the restart with the lowest training error kept), and is tested on
+each task's test file; it is saved as ``joint.pt`` with a hash-checked manifest ``joint.json`` (vocabulary,
+configuration, per-restart training and validation errors, per-task test errors; ``load_public_network`` reads it
+back). With ``--per-task`` each chosen task trains on its own instead (one progress bar a task, with the time left),
+and each task's network is saved as it finishes (``qaN.pt``, ``qaN.json``). ``results.json`` gathers the errors and
+chosen restarts. Test words the training files never use are read as ``<unk>``.
 
 The paper's columns are Sukhbaatar et al. (2015), Table 1: 1k training questions, 3 hops, test error (%), PE LS RN
 trained per task and jointly.

@@ -83,8 +83,14 @@ def variant(settings: list[str], parser: argparse.ArgumentParser) -> TrainConfig
         if name not in fields or not value:
             parser.error(f"--set takes FIELD=VALUE with FIELD one of {sorted(fields)}; got {setting!r}")
         kind = type(fields[name])
-        changes[name] = value.lower() in ("1", "true", "yes") if kind is bool else kind(value)
-    return replace(JOINT_CONFIG, **changes)
+        try:
+            changes[name] = value.lower() in ("1", "true", "yes") if kind is bool else kind(value)
+        except ValueError:
+            parser.error(f"--set {setting}: {name} must be of type {kind.__name__}")
+    try:
+        return replace(JOINT_CONFIG, **changes)
+    except ValueError as error:  # TrainConfig's own checks
+        parser.error(f"--set: {error}")
 
 
 def main(argv: list[str] | None = None) -> int:
