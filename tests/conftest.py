@@ -1,7 +1,11 @@
-"""Shared test setup: torch seeded before every test, the repository's root as a fixture, the book first."""
+"""Shared test setup: torch seeded before every test, the repository's root and its benchmark scripts as fixtures,
+the book first."""
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
+from types import ModuleType
+from typing import Callable
 
 import pytest
 import torch
@@ -17,6 +21,18 @@ def _seeded() -> None:
 @pytest.fixture
 def root() -> Path:
     return ROOT
+
+
+@pytest.fixture
+def benchmark_script(monkeypatch) -> Callable[[str], ModuleType]:
+    """Load ``benchmarks/NAME.py`` as a module, with its folder on the path for the script's own imports."""
+    def load(name: str) -> ModuleType:
+        monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+        spec = importlib.util.spec_from_file_location(f"{name}_benchmark", ROOT / "benchmarks" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    return load
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

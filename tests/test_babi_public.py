@@ -5,7 +5,6 @@ labelled progress bar each, per-restart errors and networks saved, unseen test w
 messages for a missing file and a wrong folder."""
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -14,17 +13,12 @@ import torch
 
 from attnmem.tasks import babi
 
-ROOT = Path(__file__).resolve().parents[1]
 UNSEEN = "1 Mary travelled to the spaceship.\n2 Where is Mary? \tspaceship\t1\n"
 
 
 @pytest.fixture
-def bench(monkeypatch):
-    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
-    spec = importlib.util.spec_from_file_location("memnet_benchmark", ROOT / "benchmarks" / "memnet.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def bench(benchmark_script):
+    return benchmark_script("memnet")
 
 
 def _public_folder(folder: Path, tasks=(1, 8), train=60, test=40, unseen_test: bool = False) -> Path:

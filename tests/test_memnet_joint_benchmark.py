@@ -2,23 +2,14 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 from dataclasses import asdict, replace
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
 @pytest.fixture
-def bench(monkeypatch):
-    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
-    spec = importlib.util.spec_from_file_location("memnet_joint_benchmark", ROOT / "benchmarks" / "memnet_joint.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def bench(benchmark_script):
+    return benchmark_script("memnet_joint")
 
 
 def test_set_changes_fields_in_their_own_types_and_explains_bad_ones(bench, capsys):
